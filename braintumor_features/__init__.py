@@ -1,0 +1,40 @@
+"""braintumor-features: classical machine learning for brain-tumour MRI slices.
+
+Preprocessing steps and feature families are scikit-learn transformers;
+:func:`make_pipeline` assembles them with an SVM or a random forest.
+"""
+
+from .features import (
+    GLCMFeatures,
+    ImageFeatures,
+    IntensityFeatures,
+    LBPFeatures,
+    RegionFeatures,
+)
+from .images import ImageSequence, MaskedImage, Outline, with_masks
+from .io import ImageReadError, read_image
+from .pipeline import make_pipeline
+from .preprocessing import CLAHE, CropHead, Denoise, Grayscale, NormalizeIntensity, Resize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLAHE",
+    "CropHead",
+    "Denoise",
+    "GLCMFeatures",
+    "Grayscale",
+    "ImageFeatures",
+    "ImageReadError",
+    "ImageSequence",
+    "IntensityFeatures",
+    "LBPFeatures",
+    "MaskedImage",
+    "NormalizeIntensity",
+    "Outline",
+    "RegionFeatures",
+    "Resize",
+    "make_pipeline",
+    "read_image",
+    "with_masks",
+]

@@ -1,0 +1,22 @@
+"""Feature families: images in, one row of numbers per image out.
+
+Each family is a scikit-learn transformer with ``get_feature_names_out`` and
+``set_output`` support; :class:`ImageFeatures` combines several in one
+parallel pass.
+"""
+
+from ._extraction import FeatureExtractor
+from .combined import ImageFeatures
+from .glcm import GLCMFeatures
+from .intensity import IntensityFeatures
+from .lbp import LBPFeatures
+from .region import RegionFeatures
+
+__all__ = [
+    "FeatureExtractor",
+    "GLCMFeatures",
+    "ImageFeatures",
+    "IntensityFeatures",
+    "LBPFeatures",
+    "RegionFeatures",
+]

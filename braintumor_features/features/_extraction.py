@@ -1,0 +1,188 @@
+"""The parallel extraction core shared by every feature family.
+
+A feature family is a :class:`FeatureExtractor` that only says, for one image,
+which numbers it computes (``_features``) and what they are called
+(``_feature_names``). This module runs that per-image function over a whole
+sequence of images in batches, in parallel with scikit-learn's joblib
+``Parallel`` (no backend named, so ``joblib.parallel_config`` reaches it).
+Each batch computes its images itself, from the source items through the
+preprocessing chain (see :class:`~braintumor_features.images.ImageSequence`).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
+
+from ..images import ImageSequence
+from ..preprocessing import head_mask
+
+__all__ = ["FeatureExtractor", "extract", "region_mask"]
+
+#: The regions a feature family can be computed over.
+REGIONS = StrOptions({"image", "head", "mask"})
+
+
+def region_mask(image, mask, region):
+    """The pixels a feature family looks at, or None for the whole image.
+
+    Parameters
+    ----------
+    image : ndarray of shape (height, width)
+    mask : ndarray of bool or None
+        The tumour mask carried with the image.
+    region : {"image", "head", "mask"}
+        ``"image"``: every pixel; ``"head"``: the head (:func:`head_mask`);
+        ``"mask"``: the tumour mask, which the image must carry.
+
+    Returns
+    -------
+    ndarray of bool or None
+    """
+    if region == "image":
+        return None
+    if region == "head":
+        return head_mask(image)
+    if mask is None:
+        raise ValueError(
+            "region='mask' needs a tumour mask with every image: pass MaskedImage items "
+            "(see braintumor_features.images.with_masks)"
+        )
+    if not mask.any():
+        raise ValueError("region='mask' got an empty tumour mask")
+    return mask
+
+
+def _batch_rows(function, images: ImageSequence) -> np.ndarray:
+    rows = [function(image, mask) for image, mask in images.records()]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+
+
+def extract(images, function, *, n_features, n_jobs=None, batch_size=None) -> np.ndarray:
+    """Apply ``function(image, mask) -> 1-D array`` to every image, in parallel.
+
+    Parameters
+    ----------
+    images : sequence
+        Anything :class:`~braintumor_features.images.ImageSequence` accepts.
+    function : callable
+        Picklable per-image function returning ``n_features`` numbers.
+    n_features : int
+        Length of each row (the width of an empty result).
+    n_jobs : int or None
+        Number of worker processes (None means 1, -1 all cores).
+    batch_size : int or None
+        Images per task; None chooses about four tasks per worker, at most
+        64 images each.
+
+    Returns
+    -------
+    ndarray of shape (n_images, n_features), float64
+        Identical whatever ``n_jobs`` is: each image is computed the same way.
+    """
+    images = ImageSequence(images)
+    n = len(images)
+    if n == 0:
+        return np.empty((0, n_features))
+    workers = effective_n_jobs(n_jobs)
+    if batch_size is None:
+        batch_size = max(1, min(64, math.ceil(n / (4 * workers))))
+    batches = [images[start : start + batch_size] for start in range(0, n, batch_size)]
+    if workers == 1 or len(batches) == 1:
+        parts = [_batch_rows(function, batch) for batch in batches]
+    else:
+        parts = Parallel(n_jobs=n_jobs)(delayed(_batch_rows)(function, batch) for batch in batches)
+    return np.vstack(parts)
+
+
+class FeatureExtractor(TransformerMixin, BaseEstimator):
+    """Base class of the feature families: images in, a 2-D float matrix out.
+
+    Subclasses define ``_features(image, mask)`` (one image's numbers, a 1-D
+    array) and ``_feature_names()`` (their names), plus their parameters and
+    ``_parameter_constraints``. Parameters are checked when the extractor is
+    fitted or used. Extractors learn nothing from data unless a subclass says
+    so, and may be used without fitting.
+    """
+
+    _parameter_constraints: dict = {
+        "n_jobs": [Integral, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def fit(self, X, y=None):
+        """Check the parameters; nothing is learned.
+
+        Parameters
+        ----------
+        X : sequence of images
+            Paths, arrays, :class:`~braintumor_features.images.MaskedImage`
+            pairs, or the output of a preprocessing step.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        self._check_parameters()
+        return self
+
+    def transform(self, X):
+        """Compute the features of every image.
+
+        Parameters
+        ----------
+        X : sequence of images
+            Paths, arrays, :class:`~braintumor_features.images.MaskedImage`
+            pairs, or the output of a preprocessing step.
+
+        Returns
+        -------
+        ndarray of shape (n_images, n_features_out)
+            One row per image, columns named by :meth:`get_feature_names_out`.
+        """
+        self._validate_params()
+        self._check_parameters()
+        names = self._feature_names()
+        return extract(
+            X, self._features, n_features=len(names), n_jobs=self.n_jobs, batch_size=self.batch_size
+        )
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns, e.g. ``glcm_contrast_d1``.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Images have no input feature names.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        self._validate_params()
+        self._check_parameters()
+        return np.asarray(self._feature_names(), dtype=object)
+
+    def _check_parameters(self):
+        """Checks that go beyond ``_parameter_constraints``; subclasses extend."""
+
+    def _features(self, image, mask):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _feature_names(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags

@@ -1,0 +1,83 @@
+"""Several feature families extracted together, in one parallel pass."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.metaestimators import _BaseComposition
+
+from ._extraction import FeatureExtractor
+
+__all__ = ["ImageFeatures"]
+
+
+class ImageFeatures(_BaseComposition, FeatureExtractor):
+    """Concatenate feature families, computing all of them per image at once.
+
+    Unlike :class:`sklearn.pipeline.FeatureUnion`, which runs each
+    transformer over all images in turn, this computes every family on an
+    image while it is in memory, so each image is read and preprocessed once,
+    and parallelises over images.
+
+    Parameters
+    ----------
+    families : list of (str, FeatureExtractor)
+        Named feature families. Their own ``n_jobs`` is ignored here; their
+        parameters are reachable as ``<name>__<param>`` (e.g.
+        ``glcm__distances``), also from a grid search.
+    n_jobs : int, default=None
+        Parallel workers over images (-1: all cores).
+    batch_size : int, default=None
+        Images per parallel task (None: automatic).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.features import GLCMFeatures, ImageFeatures, LBPFeatures
+    >>> features = ImageFeatures([("glcm", GLCMFeatures(distances=[1])),
+    ...                           ("lbp", LBPFeatures(radii=[1]))])
+    >>> rng = np.random.default_rng(0)
+    >>> images = [rng.integers(0, 256, (32, 32), dtype=np.uint8) for _ in range(4)]
+    >>> features.fit_transform(images).shape
+    (4, 27)
+    >>> features.set_params(glcm__levels=16).get_params()["glcm__levels"]
+    16
+    """
+
+    _parameter_constraints = {
+        **FeatureExtractor._parameter_constraints,
+        "families": [list],
+    }
+
+    def __init__(self, families, *, n_jobs=None, batch_size=None):
+        self.families = families
+        self.n_jobs = n_jobs
+        self.batch_size = batch_size
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator and, with ``deep``, of every family."""
+        return self._get_params("families", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including ``<family>__<param>``; returns self."""
+        self._set_params("families", **params)
+        return self
+
+    def _check_parameters(self):
+        names = [name for name, _ in self.families]
+        self._validate_names(names)
+        if not names:
+            raise ValueError("families is empty: give at least one (name, extractor) pair")
+        for name, family in self.families:
+            if not isinstance(family, FeatureExtractor):
+                raise TypeError(
+                    f"family {name!r} is a {type(family).__name__}, not a FeatureExtractor "
+                    "such as GLCMFeatures or LBPFeatures"
+                )
+            family._validate_params()
+            family._check_parameters()
+
+    def _features(self, image, mask):
+        return np.concatenate([family._features(image, mask) for _, family in self.families])
+
+    def _feature_names(self):
+        return [name for _, family in self.families for name in family._feature_names()]

@@ -1,0 +1,153 @@
+"""``make_pipeline``: the default recipe, as a plain scikit-learn Pipeline."""
+
+from __future__ import annotations
+
+from sklearn.base import is_classifier
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .classifiers import SVMClassifier
+from .features import GLCMFeatures, ImageFeatures, IntensityFeatures, LBPFeatures, RegionFeatures
+from .features._extraction import FeatureExtractor
+from .preprocessing import CLAHE, CropHead, Grayscale, NormalizeIntensity, Resize
+
+__all__ = ["make_pipeline", "default_features", "FEATURE_FAMILIES"]
+
+#: Feature families ``make_pipeline(features=[...])`` knows by name.
+FEATURE_FAMILIES = {
+    "glcm": GLCMFeatures,
+    "lbp": LBPFeatures,
+    "intensity": IntensityFeatures,
+    "region": RegionFeatures,
+}
+
+#: The families of the default recipe.
+DEFAULT_FEATURES = ("glcm", "lbp", "intensity", "region")
+
+
+def default_features(names=DEFAULT_FEATURES) -> list:
+    """The named feature families with their default parameters.
+
+    Parameters
+    ----------
+    names : sequence of str, default=("glcm", "lbp", "intensity", "region")
+        Keys of ``FEATURE_FAMILIES``.
+
+    Returns
+    -------
+    list of (str, FeatureExtractor)
+
+    Examples
+    --------
+    >>> from braintumor_features.pipeline import default_features
+    >>> [name for name, _ in default_features(["glcm", "lbp"])]
+    ['glcm', 'lbp']
+    """
+    unknown = [name for name in names if name not in FEATURE_FAMILIES]
+    if unknown:
+        raise ValueError(
+            f"unknown feature families {unknown}; choose from {sorted(FEATURE_FAMILIES)} "
+            "or pass (name, extractor) pairs"
+        )
+    return [(name, FEATURE_FAMILIES[name]()) for name in names]
+
+
+def _families(features):
+    if features == "default":
+        return default_features()
+    if isinstance(features, str):
+        return default_features([features])
+    families = []
+    for entry in features:
+        if isinstance(entry, str):
+            families += default_features([entry])
+        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], FeatureExtractor):
+            families.append(entry)
+        else:
+            raise ValueError(
+                f"features entries must be family names or (name, FeatureExtractor) pairs, "
+                f"got {entry!r}"
+            )
+    return families
+
+
+def _classifier(classifier, n_jobs, random_state):
+    if classifier == "svm":
+        return SVMClassifier(random_state=random_state)
+    if classifier == "rf":
+        return RandomForestClassifier(
+            n_estimators=500, class_weight="balanced", n_jobs=n_jobs, random_state=random_state
+        )
+    if not isinstance(classifier, str) and is_classifier(classifier):
+        return classifier
+    raise ValueError(
+        f"classifier must be 'svm', 'rf' or a scikit-learn classifier, got {classifier!r}"
+    )
+
+
+def make_pipeline(
+    classifier="svm",
+    *,
+    features="default",
+    image_size=256,
+    n_jobs=None,
+    memory=None,
+    random_state=None,
+) -> Pipeline:
+    """Build the default classification pipeline for brain MRI slices.
+
+    The steps bring every image to one canonical form (grayscale, cropped to
+    the head, one size, contrast-equalised, intensities normalised within the
+    head), extract texture, intensity and shape features in one parallel
+    pass, standardise them and classify.
+
+    Parameters
+    ----------
+    classifier : {"svm", "rf"} or classifier, default="svm"
+        ``"svm"``: RBF support vector machine with calibrated probabilities
+        (:class:`~braintumor_features.classifiers.SVMClassifier`);
+        ``"rf"``: random forest of 500 trees; or any scikit-learn classifier.
+    features : "default", str or list, default="default"
+        Feature families by name (``"glcm"``, ``"lbp"``, ``"intensity"``,
+        ``"region"``) and/or ``(name, FeatureExtractor)`` pairs.
+    image_size : int, default=256
+        Side of the square canonical image.
+    n_jobs : int, default=None
+        Parallel workers for feature extraction (and the random forest).
+    memory : str, joblib.Memory or None, default=None
+        Passed to :class:`sklearn.pipeline.Pipeline` to cache fitted steps.
+    random_state : int or None, default=None
+        Seed of the classifier.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``grayscale``, ``crop``, ``resize``, ``clahe``, ``normalize``,
+        ``features``, ``scale``, ``classifier``; parameters are addressed as
+        usual, e.g. ``classifier__C`` or ``features__glcm__distances``.
+
+    Examples
+    --------
+    >>> from braintumor_features import make_pipeline
+    >>> from braintumor_features.datasets import make_demo
+    >>> demo = make_demo(n_samples=40, random_state=0)
+    >>> pipe = make_pipeline("rf", image_size=64, random_state=0).fit(demo.images, demo.target)
+    >>> pipe.predict_proba(demo.images[:2]).shape
+    (2, 4)
+    >>> list(pipe.named_steps)[-3:]
+    ['features', 'scale', 'classifier']
+    """
+    return Pipeline(
+        [
+            ("grayscale", Grayscale()),
+            ("crop", CropHead()),
+            ("resize", Resize(size=image_size)),
+            ("clahe", CLAHE()),
+            ("normalize", NormalizeIntensity()),
+            ("features", ImageFeatures(_families(features), n_jobs=n_jobs)),
+            ("scale", StandardScaler()),
+            ("classifier", _classifier(classifier, n_jobs, random_state)),
+        ],
+        memory=memory,
+    )

@@ -1,0 +1,54 @@
+"""Every public estimator, with fast parameters for the common tests.
+
+Like sktime's ``get_test_params``: small settings that exercise each
+estimator quickly. A new public estimator must be added here; the common
+tests check that none is missing.
+"""
+
+from braintumor_features import (
+    CLAHE,
+    CropHead,
+    Denoise,
+    GLCMFeatures,
+    Grayscale,
+    ImageFeatures,
+    IntensityFeatures,
+    LBPFeatures,
+    NormalizeIntensity,
+    RegionFeatures,
+    Resize,
+)
+from braintumor_features.classifiers import SVMClassifier
+
+PREPROCESSING = [
+    Grayscale(),
+    CropHead(margin=0.05),
+    Resize(size=32),
+    Resize(size=(32, 24), keep_aspect=True),
+    Denoise("median"),
+    Denoise("gaussian", size=5, sigma=1.5),
+    Denoise("bilateral", size=5),
+    Denoise("nlmeans", h=5.0),
+    CLAHE(clip_limit=3.0, tile_grid_size=4),
+    NormalizeIntensity("percentile"),
+    NormalizeIntensity("zscore", within_head=False),
+]
+
+FEATURES = [
+    GLCMFeatures(distances=[1, 2], levels=16),
+    GLCMFeatures(distances=[1], levels=8, average_angles=False, region="image"),
+    LBPFeatures(radii=[1, 2]),
+    LBPFeatures(radii=[1], points=[8], method="ror", region="image"),
+    IntensityFeatures(bins=8),
+    RegionFeatures(),
+    RegionFeatures(regions="both", asymmetry=False),
+    ImageFeatures([("glcm", GLCMFeatures(distances=[1], levels=8)), ("lbp", LBPFeatures(radii=[1]))]),
+]
+
+CLASSIFIERS = [SVMClassifier(random_state=0)]
+
+ALL = PREPROCESSING + FEATURES + CLASSIFIERS
+
+
+def ids(estimators):
+    return [repr(e).replace("\n", "").replace(" ", "") for e in estimators]

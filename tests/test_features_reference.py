@@ -1,0 +1,148 @@
+"""Feature values checked against independent implementations on the same input."""
+
+import mahotas.features.texture as mahotas_texture
+import numpy as np
+import pytest
+from scipy import stats
+from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
+from skimage.measure import moments_central, moments_hu, moments_normalized, regionprops
+
+from braintumor_features import read_image
+from braintumor_features.features import GLCMFeatures, IntensityFeatures, LBPFeatures
+from braintumor_features.features.glcm import HARALICK_NAMES, cooccurrence, haralick, quantize
+from braintumor_features.features.intensity import FIRST_ORDER_NAMES, first_order
+from braintumor_features.features.lbp import lbp_codes
+from braintumor_features.features.region import SHAPE_NAMES, shape_descriptors
+from braintumor_features.preprocessing import Resize
+
+ANGLES = [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
+
+
+@pytest.fixture
+def levels_image(rng):
+    # A smooth, textured image so the features are not those of pure noise.
+    base = rng.integers(0, 8, (48, 56))
+    return np.minimum(base + np.arange(56)[None, :] // 8, 15)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_cooccurrence_equals_skimage(levels_image, symmetric):
+    ours = cooccurrence(levels_image, [1, 2, 3], ANGLES, 16, symmetric=symmetric)
+    theirs = graycomatrix(levels_image, [1, 2, 3], ANGLES, levels=16, symmetric=symmetric)
+    np.testing.assert_array_equal(ours, theirs.transpose(2, 3, 0, 1))
+
+
+def test_haralick_equals_mahotas(levels_image):
+    counts = cooccurrence(levels_image, [1], ANGLES, 16)[0].astype(float)
+    theirs = mahotas_texture.haralick_features(list(counts), use_x_minus_y_variance=True)
+    np.testing.assert_allclose(haralick(counts)[:, :13], theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "prop", ["contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation", "mean", "std"]
+)
+def test_haralick_equals_skimage_graycoprops(levels_image, prop):
+    glcm = graycomatrix(levels_image, [1, 2], ANGLES, levels=16, symmetric=True, normed=True)
+    ours = haralick(cooccurrence(levels_image, [1, 2], ANGLES, 16))
+    column = {"ASM": "asm"}.get(prop, prop)
+    np.testing.assert_allclose(
+        ours[..., HARALICK_NAMES.index(column)], graycoprops(glcm, prop), rtol=1e-10, atol=1e-12
+    )
+
+
+def test_glcm_features_average_angles_of_mahotas(rng):
+    image = rng.integers(0, 256, (40, 40), dtype=np.uint8)
+    row = GLCMFeatures(distances=[1], levels=32, region="image").fit_transform([image])[0]
+    # mahotas counts its own co-occurrence matrices (4 directions, symmetric).
+    theirs = mahotas_texture.haralick(quantize(image, 32), use_x_minus_y_variance=True)
+    # mahotas sizes its matrix by the image's maximum: compare where both are defined.
+    np.testing.assert_allclose(row[:13][[0, 1, 2, 3, 4, 5, 6, 7, 8, 10]],
+                               theirs.mean(axis=0)[[0, 1, 2, 3, 4, 5, 6, 7, 8, 10]], rtol=1e-9)
+
+
+@pytest.mark.parametrize("points,radius", [(8, 1), (16, 2), (24, 3), (8, 1.5), (12, 2.5)])
+def test_lbp_codes_equal_skimage_on_integer_images(rng, points, radius):
+    image = rng.integers(0, 256, (40, 44)).astype(np.uint8)
+    ours = lbp_codes(image, points, radius, "uniform")
+    np.testing.assert_array_equal(ours, local_binary_pattern(image, points, radius, "uniform"))
+
+
+@pytest.mark.parametrize("points,radius", [(8, 1), (16, 2)])
+def test_lbp_ror_bins_follow_skimage_order(rng, points, radius):
+    image = rng.integers(0, 256, (30, 30)).astype(np.uint8)
+    theirs = local_binary_pattern(image, points, radius, "ror").astype(np.int64)
+    _, theirs_rank = np.unique(theirs, return_inverse=True)
+    ours = lbp_codes(image, points, radius, "ror")
+    # Same partition of pixels and same ordering of pattern values.
+    _, ours_rank = np.unique(ours, return_inverse=True)
+    np.testing.assert_array_equal(ours_rank.ravel(), theirs_rank.ravel())
+
+
+def test_lbp_histograms_match_skimage_on_real_slice(brain_mri):
+    image = read_image(brain_mri / "glioma" / sorted(p.name for p in (brain_mri / "glioma").iterdir())[0])
+    image, _ = Resize(256).apply(image, None)
+    ours = LBPFeatures(radii=[1, 2, 3], region="image").fit_transform([image])[0]
+    theirs = np.concatenate([
+        np.bincount(local_binary_pattern(image, 8 * r, r, "uniform").astype(int).ravel(),
+                    minlength=8 * r + 2) / image.size
+        for r in (1, 2, 3)
+    ])
+    # Exact ties (a neighbour equal to its centre) can flip in scikit-image's
+    # floating-point interpolation; they are a handful of 65,536 pixels.
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+def test_lbp_flat_image_sets_every_bit():
+    histogram = LBPFeatures(radii=[1], region="image").fit_transform([np.full((9, 9), 3.0)])[0]
+    assert histogram.argmax() == 8  # interior pixels: all neighbours equal
+
+
+def test_first_order_matches_scipy_and_numpy(rng):
+    values = rng.gamma(2.0, 10.0, 5000)
+    stats_ = dict(zip(FIRST_ORDER_NAMES, first_order(values, 32, (values.min(), values.max()))))
+    assert stats_["skewness"] == pytest.approx(stats.skew(values))
+    assert stats_["kurtosis"] == pytest.approx(stats.kurtosis(values, fisher=True) + 3)
+    assert stats_["variance"] == pytest.approx(np.var(values))
+    assert stats_["median"] == pytest.approx(np.median(values))
+    assert stats_["iqr"] == pytest.approx(stats.iqr(values))
+    assert stats_["mad"] == pytest.approx(np.mean(np.abs(values - values.mean())))
+    counts, _ = np.histogram(values, 32, (values.min(), values.max()))
+    assert stats_["entropy"] == pytest.approx(stats.entropy(counts, base=2))
+    inner = values[(values >= np.percentile(values, 10)) & (values <= np.percentile(values, 90))]
+    # pyradiomics' robust MAD: mean absolute deviation within the 10th-90th percentiles.
+    assert stats_["robust_mad"] == pytest.approx(np.mean(np.abs(inner - np.mean(inner))))
+
+
+def test_intensity_features_use_the_head_only():
+    image = np.zeros((60, 60), np.uint8)
+    image[10:50, 10:50] = 100
+    image[20:30, 20:30] = 200
+    row = IntensityFeatures(region="head").set_output(transform="pandas").fit_transform([image])
+    assert row.loc[0, "intensity_minimum"] == 100
+    # The head mask rounds the square's four corner pixels off.
+    assert row.loc[0, "intensity_mean"] == pytest.approx((1500 * 100 + 100 * 200) / 1600, rel=1e-3)
+
+
+def test_shape_descriptors_match_regionprops():
+    region = np.zeros((80, 100), bool)
+    rr, cc = np.mgrid[:80, :100]
+    region[((rr - 35) / 20.0) ** 2 + ((cc - 55) / 32.0) ** 2 <= 1] = True
+    region[30:34, 80:95] = True
+    image = region * 120.0 + 10
+    ours = dict(zip(SHAPE_NAMES, shape_descriptors(region, image)))
+    props = regionprops(region.astype(int))[0]
+    diagonal = np.hypot(80, 100)
+    assert ours["eccentricity"] == pytest.approx(props.eccentricity, rel=1e-6)
+    assert ours["major_axis"] * diagonal == pytest.approx(props.axis_major_length, rel=1e-6)
+    assert ours["minor_axis"] * diagonal == pytest.approx(props.axis_minor_length, rel=1e-6)
+    assert ours["centroid_row"] * 80 == pytest.approx(props.centroid[0])
+    assert ours["centroid_col"] * 100 == pytest.approx(props.centroid[1])
+    assert ours["extent"] == pytest.approx(props.extent)
+    assert ours["area_fraction"] * 8000 == pytest.approx(props.area)
+    assert ours["solidity"] == pytest.approx(props.solidity, rel=0.03)
+    assert ours["perimeter_ratio"] * np.sqrt(props.area) == pytest.approx(props.perimeter, rel=0.05)
+    nu = moments_normalized(moments_central(region.astype(float)), 3)
+    hu = moments_hu(nu)
+    np.testing.assert_allclose([ours[f"hu{i}"] for i in range(1, 8)],
+                               np.sign(hu) * np.log10(np.abs(hu) + 1e-30), rtol=1e-6, atol=1e-6)
+    assert ours["contrast"] == pytest.approx(120.0)

@@ -1,0 +1,104 @@
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_validate, train_test_split
+from sklearn.pipeline import Pipeline
+
+from braintumor_features import GLCMFeatures, make_pipeline
+from braintumor_features.features import ImageFeatures
+
+
+def test_default_pipeline_is_a_plain_sklearn_pipeline():
+    pipe = make_pipeline()
+    assert type(pipe) is Pipeline
+    assert list(pipe.named_steps) == [
+        "grayscale", "crop", "resize", "clahe", "normalize", "features", "scale", "classifier"
+    ]
+    params = pipe.get_params()
+    for name in ["classifier__C", "features__glcm__distances", "features__lbp__radii",
+                 "resize__size", "clahe__clip_limit"]:
+        assert name in params
+
+
+@pytest.mark.parametrize("classifier", ["svm", "rf"])
+def test_fit_predict_proba_and_pickle_round_trip(demo, classifier):
+    pipe = make_pipeline(classifier, image_size=64, random_state=0).fit(demo.images, demo.target)
+    proba = pipe.predict_proba(demo.images)
+    assert proba.shape == (40, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict_proba(demo.images), proba)
+    np.testing.assert_array_equal(restored.predict(demo.images), pipe.predict(demo.images))
+
+
+def test_learns_the_demo_classes(demo):
+    scores = cross_validate(make_pipeline("rf", image_size=64, random_state=0), demo.images,
+                            demo.target, groups=demo.groups, cv=StratifiedGroupKFold(4))
+    assert scores["test_score"].mean() > 0.5  # chance is 0.25
+
+
+def test_grid_search_over_features_and_classifier_with_groups(demo):
+    pipe = make_pipeline("svm", features=["glcm", "intensity"], image_size=48, random_state=0)
+    grid = {"classifier__C": [1.0, 100.0], "features__glcm__levels": [8, 16]}
+    search = GridSearchCV(pipe, grid, cv=StratifiedGroupKFold(3)).fit(
+        demo.images, demo.target, groups=demo.groups)
+    assert set(search.best_params_) == set(grid)
+
+
+def test_lists_split_by_train_test_split(demo):
+    X_train, X_test, y_train, y_test = train_test_split(
+        list(demo.images), demo.target, test_size=0.25, random_state=0, stratify=demo.target)
+    pipe = make_pipeline("rf", features="intensity", image_size=32, random_state=0)
+    assert pipe.fit(X_train, y_train).score(X_test, y_test) >= 0
+
+
+def test_features_accept_names_pairs_and_a_custom_classifier():
+    pipe = make_pipeline(ExtraTreesClassifier(), features=["lbp", ("g", GLCMFeatures(levels=8))])
+    assert [name for name, _ in pipe.named_steps["features"].families] == ["lbp", "g"]
+    assert isinstance(pipe.named_steps["classifier"], ExtraTreesClassifier)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"classifier": "knn"}, "classifier must be"),
+    ({"features": ["glcm", "wavelets"]}, "unknown feature families"),
+])
+def test_bad_arguments_say_what_to_do(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_pipeline(**kwargs)
+
+
+def test_composite_checks_its_families():
+    with pytest.raises(TypeError, match="not a FeatureExtractor"):
+        ImageFeatures([("x", object())]).fit([])
+    with pytest.raises(ValueError, match="empty"):
+        ImageFeatures([]).fit([])
+
+
+def test_paths_and_arrays_give_the_same_features(demo, tmp_path):
+    import cv2
+
+    paths = []
+    for i, image in enumerate(demo.images[:4]):
+        paths.append(str(tmp_path / f"{i}.png"))
+        cv2.imwrite(paths[-1], image)
+    pipe = make_pipeline(image_size=48)[:-2]
+    np.testing.assert_array_equal(pipe.fit_transform(paths), pipe.fit_transform(demo.images[:4]))
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((64, 64), np.uint8),                 # constant
+    np.full((1, 1), 7, np.uint8),                 # 1x1
+    np.array([[0, 255], [255, 0]], np.uint8),      # 2x2
+    np.full((5, 3), 0.5, np.float32),              # tiny float
+], ids=["constant", "1x1", "2x2", "tiny-float"])
+def test_degenerate_images_give_finite_features(image):
+    features = make_pipeline(image_size=32)[:-2].fit_transform([image])
+    assert np.isfinite(features).all()
+
+
+def test_large_image_gives_finite_features():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (3000, 2500), dtype=np.uint8)
+    assert np.isfinite(make_pipeline()[:-2].fit_transform([image])).all()

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from braintumor_features import (
+    CLAHE, CropHead, Denoise, Grayscale, ImageSequence, MaskedImage, NormalizeIntensity, Resize,
+)
+from braintumor_features.preprocessing import head_mask
+
+
+def _head(shape=(100, 120), box=(20, 80, 30, 100), value=150):
+    image = np.zeros(shape, np.uint8)
+    top, bottom, left, right = box
+    image[top:bottom, left:right] = value
+    return image
+
+
+def test_head_mask_is_largest_component_with_holes_filled():
+    image = _head()
+    image[40:50, 50:60] = 0  # a dark hole inside the head
+    image[2:6, 2:6] = 255  # a small bright speck outside
+    mask = head_mask(image)
+    assert mask[45, 55] and not mask[3, 3]
+    assert abs(int(mask.sum()) - 60 * 70) <= 4  # closing may round the four corners
+
+
+def test_crop_head_moves_the_mask():
+    image = _head()
+    tumour = np.zeros(image.shape, bool)
+    tumour[30:40, 40:50] = True
+    out = CropHead(margin=0).fit_transform([MaskedImage(image, tumour)])[0]
+    assert out.image.shape == (60, 70)
+    assert out.mask.sum() == 100 and out.mask[10:20, 10:20].all()
+
+
+def test_resize_keep_aspect_pads_and_moves_the_mask():
+    image = np.full((50, 100), 7, np.uint8)
+    tumour = np.zeros((50, 100), bool)
+    tumour[:, :50] = True
+    out = Resize(size=40, keep_aspect=True, interpolation="nearest").fit_transform(
+        [MaskedImage(image, tumour)])[0]
+    assert out.image.shape == (40, 40)
+    assert (out.image[:10] == 0).all() and (out.image[10:30] == 7).all()
+    assert out.mask[10:30, :20].all() and not out.mask[10:30, 20:].any()
+
+
+def test_steps_chain_lazily_and_compute_on_access():
+    images = [_head(), _head(value=90)]
+    chained = Resize(size=32).fit_transform(CropHead().fit_transform(images))
+    assert isinstance(chained, ImageSequence)
+    assert [type(s).__name__ for s in chained.steps] == ["CropHead", "Resize"]
+    assert chained[1].shape == (32, 32) and chained[1].max() == 90
+    assert len(chained[[1]]) == 1 and len(chained[:1]) == 1
+
+
+def test_steps_capture_their_parameters_at_transform_time():
+    step = Resize(size=16)
+    out = step.fit_transform([_head()])
+    step.set_params(size=8)
+    assert out[0].shape == (16, 16)
+
+
+def test_denoise_methods_reduce_noise():
+    rng = np.random.default_rng(0)
+    clean = np.full((64, 64), 120, np.uint8)
+    noisy = np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
+    for method in ["median", "gaussian", "bilateral", "nlmeans"]:
+        out = Denoise(method, size=5, sigma=2.0, h=30.0).fit_transform([noisy])[0]
+        assert np.abs(out.astype(float) - 120).mean() < 0.6 * np.abs(noisy.astype(float) - 120).mean(), method
+
+
+def test_even_median_size_is_refused():
+    with pytest.raises(ValueError, match="size must be odd"):
+        Denoise("median", size=4).fit([])
+
+
+def test_clahe_raises_local_contrast_on_16_bit():
+    image = (np.tile(np.arange(64), (64, 1)) * 10 + 20000).astype(np.uint16)
+    out = CLAHE().fit_transform([image])[0]
+    assert out.dtype == np.uint16 and np.ptp(out) > np.ptp(image)
+
+
+def test_normalize_within_head_ignores_background():
+    image = _head()
+    image[20:50, 30:100] = 100
+    out = NormalizeIntensity("minmax").fit_transform([image])[0]
+    assert out[25, 40] == 0.0 and out[70, 40] == 1.0
+    assert out[5, 5] == 0.0  # background clipped
+    z = NormalizeIntensity("zscore").fit_transform([image])[0]
+    inside = z[head_mask(image)]
+    assert abs(inside.mean()) < 1e-5 and abs(inside.std() - 1) < 1e-5
+
+
+def test_grayscale_makes_8_bit():
+    out = Grayscale().fit_transform([np.linspace(0, 1, 12).reshape(3, 4)])[0]
+    assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
+
+
+def test_single_2d_array_is_refused_with_advice():
+    with pytest.raises(ValueError, match="sequence of images"):
+        CropHead().fit_transform(np.zeros((10, 10)))
+
+
+def test_percentiles_are_checked():
+    with pytest.raises(ValueError, match="percentiles"):
+        NormalizeIntensity(percentiles=(99, 1)).fit([])
