@@ -194,7 +194,7 @@ def make_demo(n_samples=200, *, image_size=128, slices_per_subject=2, random_sta
     --------
     >>> from braintumor_features.datasets import make_demo
     >>> demo = make_demo(n_samples=8, random_state=0)
-    >>> len(demo.images), demo.images[0].shape, sorted(set(demo.target))
+    >>> len(demo.images), demo.images[0].shape, demo.target_names.tolist()
     (8, (128, 128), ['glioma', 'meningioma', 'no_tumor', 'pituitary'])
     """
     rng = np.random.default_rng(check_random_state(random_state).randint(2**31))

@@ -37,7 +37,7 @@ class Outline:
     Examples
     --------
     >>> from braintumor_features.images import Outline
-    >>> Outline([(1, 1), (4, 1), (4, 3), (1, 3)]).to_mask((5, 6)).sum()
+    >>> int(Outline([(1, 1), (4, 1), (4, 3), (1, 3)]).to_mask((5, 6)).sum())
     12
     """
 
@@ -74,7 +74,7 @@ class MaskedImage(NamedTuple):
     >>> import numpy as np
     >>> from braintumor_features.images import MaskedImage
     >>> item = MaskedImage(np.zeros((8, 8)), np.eye(8, dtype=bool))
-    >>> item.mask.sum()
+    >>> int(item.mask.sum())
     8
     """
 
@@ -191,6 +191,11 @@ class ImageSequence(Sequence):
         if key.dtype == bool:
             key = np.flatnonzero(key)
         return ImageSequence([self.items[i] for i in key], self.steps)
+
+    def name(self, index: int) -> str:
+        """How image ``index`` is named in messages: its file, or ``X[index]``."""
+        item = self.items[index]
+        return _describe(item.image if isinstance(item, MaskedImage) else item, index)
 
     def load(self, index: int):
         """Compute image ``index`` as ``(image, mask)`` through the whole chain."""

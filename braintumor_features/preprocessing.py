@@ -74,8 +74,10 @@ def head_mask(image: np.ndarray) -> np.ndarray:
     >>> import numpy as np
     >>> from braintumor_features.preprocessing import head_mask
     >>> image = np.zeros((40, 40), np.uint8); image[10:30, 5:25] = 200
-    >>> int(head_mask(image).sum())
-    400
+    >>> image[2:4, 30:32] = 255  # a bright speck outside the head is not part of it
+    >>> mask = head_mask(image)
+    >>> bool(mask[20, 15]), bool(mask[3, 31])
+    (True, False)
     """
     gray = to_uint8(image)
     blurred = cv2.GaussianBlur(gray, (5, 5), 0)

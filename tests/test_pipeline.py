@@ -102,3 +102,27 @@ def test_large_image_gives_finite_features():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (3000, 2500), dtype=np.uint8)
     assert np.isfinite(make_pipeline()[:-2].fit_transform([image])).all()
+
+
+def test_skip_keeps_every_good_image_and_lists_the_bad(tmp_path, demo):
+    import cv2
+
+    from braintumor_features.features import IntensityFeatures, SkippedImagesWarning
+
+    paths = []
+    for i, image in enumerate(demo.images[:10]):
+        paths.append(str(tmp_path / f"{i}.png"))
+        cv2.imwrite(paths[-1], image)
+    (tmp_path / "3.png").write_bytes(b"")
+    (tmp_path / "7.png").write_bytes(b"not a png")
+    extractor = IntensityFeatures(bins=8, on_error="skip", n_jobs=2, batch_size=2)
+    with pytest.warns(SkippedImagesWarning, match="skipped 2 of 10"):
+        rows = extractor.fit_transform(paths)
+    assert [e["index"] for e in extractor.skipped_] == [3, 7]
+    assert "3.png" in extractor.skipped_[0]["image"] and "empty" in extractor.skipped_[0]["reason"]
+    good = [i for i in range(10) if i not in (3, 7)]
+    assert np.isnan(rows[[3, 7]]).all() and np.isfinite(rows[good]).all()
+    expected = IntensityFeatures(bins=8).fit_transform([paths[i] for i in good])
+    np.testing.assert_array_equal(rows[good], expected)
+    with pytest.raises(ValueError, match="3.png"):
+        IntensityFeatures(bins=8).fit_transform(paths)

@@ -5,7 +5,7 @@ Each family is a scikit-learn transformer with ``get_feature_names_out`` and
 parallel pass.
 """
 
-from ._extraction import FeatureExtractor
+from ._extraction import FeatureExtractor, SkippedImagesWarning
 from .combined import ImageFeatures
 from .glcm import GLCMFeatures
 from .intensity import IntensityFeatures
@@ -19,4 +19,5 @@ __all__ = [
     "IntensityFeatures",
     "LBPFeatures",
     "RegionFeatures",
+    "SkippedImagesWarning",
 ]

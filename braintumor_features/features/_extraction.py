@@ -12,6 +12,7 @@ preprocessing chain (see :class:`~braintumor_features.images.ImageSequence`).
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -23,7 +24,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from ..images import ImageSequence
 from ..preprocessing import head_mask
 
-__all__ = ["FeatureExtractor", "extract", "region_mask"]
+__all__ = ["FeatureExtractor", "SkippedImagesWarning", "extract", "region_mask"]
 
 #: The regions a feature family can be computed over.
 REGIONS = StrOptions({"image", "head", "mask"})
@@ -59,12 +60,29 @@ def region_mask(image, mask, region):
     return mask
 
 
-def _batch_rows(function, images: ImageSequence) -> np.ndarray:
-    rows = [function(image, mask) for image, mask in images.records()]
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+class SkippedImagesWarning(UserWarning):
+    """Some images could not be processed and were skipped (``on_error="skip"``)."""
 
 
-def extract(images, function, *, n_features, n_jobs=None, batch_size=None) -> np.ndarray:
+def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
+    rows = np.full((len(images), n_features), np.nan)
+    skipped = []
+    for index in range(len(images)):
+        try:
+            rows[index] = function(*images.load(index))
+        except Exception as exc:
+            if on_error == "raise":
+                if isinstance(exc, ValueError) and images.name(index) not in str(exc):
+                    raise ValueError(f"{images.name(index)}: {exc}") from exc
+                raise
+            skipped.append(
+                {"index": offset + index, "image": images.name(index),
+                 "reason": f"{type(exc).__name__}: {exc}"}
+            )
+    return rows, skipped
+
+
+def extract(images, function, *, n_features, n_jobs=None, batch_size=None, on_error="raise"):
     """Apply ``function(image, mask) -> 1-D array`` to every image, in parallel.
 
     Parameters
@@ -74,31 +92,49 @@ def extract(images, function, *, n_features, n_jobs=None, batch_size=None) -> np
     function : callable
         Picklable per-image function returning ``n_features`` numbers.
     n_features : int
-        Length of each row (the width of an empty result).
+        Length of each row.
     n_jobs : int or None
         Number of worker processes (None means 1, -1 all cores).
     batch_size : int or None
         Images per task; None chooses about four tasks per worker, at most
         64 images each.
+    on_error : {"raise", "skip"}, default="raise"
+        What a failing image (unreadable file, unusable array) does: stop
+        everything with an error naming the image, or give a row of NaN and
+        be listed in ``skipped`` while every other image is processed.
 
     Returns
     -------
-    ndarray of shape (n_images, n_features), float64
+    rows : ndarray of shape (n_images, n_features), float64
         Identical whatever ``n_jobs`` is: each image is computed the same way.
+    skipped : list of dict
+        One ``{"index", "image", "reason"}`` per skipped image.
     """
     images = ImageSequence(images)
     n = len(images)
-    if n == 0:
-        return np.empty((0, n_features))
     workers = effective_n_jobs(n_jobs)
     if batch_size is None:
         batch_size = max(1, min(64, math.ceil(n / (4 * workers))))
-    batches = [images[start : start + batch_size] for start in range(0, n, batch_size)]
-    if workers == 1 or len(batches) == 1:
-        parts = [_batch_rows(function, batch) for batch in batches]
+    starts = range(0, n, batch_size)
+    tasks = [(images[start : start + batch_size], start) for start in starts]
+    if workers == 1 or len(tasks) <= 1:
+        parts = [_batch_rows(function, batch, n_features, on_error, start) for batch, start in tasks]
     else:
-        parts = Parallel(n_jobs=n_jobs)(delayed(_batch_rows)(function, batch) for batch in batches)
-    return np.vstack(parts)
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_batch_rows)(function, batch, n_features, on_error, start)
+            for batch, start in tasks
+        )
+    rows = np.vstack([part[0] for part in parts]) if parts else np.empty((0, n_features))
+    skipped = [entry for part in parts for entry in part[1]]
+    if skipped:
+        listed = "; ".join(f"{e['image']} ({e['reason']})" for e in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        warnings.warn(
+            f"skipped {len(skipped)} of {n} images, their rows are NaN: {listed}{more}",
+            SkippedImagesWarning,
+            stacklevel=3,
+        )
+    return rows, skipped
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
@@ -109,11 +145,18 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     ``_parameter_constraints``. Parameters are checked when the extractor is
     fitted or used. Extractors learn nothing from data unless a subclass says
     so, and may be used without fitting.
+
+    Every extractor takes ``n_jobs`` (parallel workers over images),
+    ``batch_size`` (images per parallel task) and ``on_error`` (``"raise"``
+    stops at the first image that cannot be processed, naming it;
+    ``"skip"`` gives it a row of NaN, warns with
+    :class:`SkippedImagesWarning` and lists it in ``skipped_``).
     """
 
     _parameter_constraints: dict = {
         "n_jobs": [Integral, None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "on_error": [StrOptions({"raise", "skip"})],
     }
 
     def fit(self, X, y=None):
@@ -147,13 +190,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_images, n_features_out)
             One row per image, columns named by :meth:`get_feature_names_out`.
+            With ``on_error="skip"`` the rows of images that failed are NaN
+            and ``skipped_`` lists them with their reasons.
         """
         self._validate_params()
         self._check_parameters()
-        names = self._feature_names()
-        return extract(
-            X, self._features, n_features=len(names), n_jobs=self.n_jobs, batch_size=self.batch_size
+        rows, self.skipped_ = extract(
+            X, self._features, n_features=len(self._feature_names()), n_jobs=self.n_jobs,
+            batch_size=self.batch_size, on_error=self.on_error,
         )
+        return rows
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns, e.g. ``glcm_contrast_d1``.

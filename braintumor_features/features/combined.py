@@ -28,6 +28,9 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         Parallel workers over images (-1: all cores).
     batch_size : int, default=None
         Images per parallel task (None: automatic).
+    on_error : {"raise", "skip"}, default="raise"
+        ``"skip"``: an image that cannot be read or processed gets a row of
+        NaN and is listed in ``skipped_``; the others are all computed.
 
     Examples
     --------
@@ -48,10 +51,11 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         "families": [list],
     }
 
-    def __init__(self, families, *, n_jobs=None, batch_size=None):
+    def __init__(self, families, *, n_jobs=None, batch_size=None, on_error="raise"):
         self.families = families
         self.n_jobs = n_jobs
         self.batch_size = batch_size
+        self.on_error = on_error
 
     def get_params(self, deep=True):
         """Parameters of this estimator and, with ``deep``, of every family."""

@@ -159,6 +159,9 @@ class LBPFeatures(FeatureExtractor):
         Parallel workers over images (-1: all cores).
     batch_size : int, default=None
         Images per parallel task (None: automatic).
+    on_error : {"raise", "skip"}, default="raise"
+        ``"skip"``: an image that cannot be read or processed gets a row of
+        NaN and is listed in ``skipped_``; the others are all computed.
 
     Examples
     --------
@@ -184,6 +187,7 @@ class LBPFeatures(FeatureExtractor):
     def __init__(
         self, radii=(1, 2, 3), points=None, method="uniform", region="head", n_jobs=None,
         batch_size=None,
+        on_error="raise",
     ):
         self.radii = radii
         self.points = points
@@ -191,6 +195,7 @@ class LBPFeatures(FeatureExtractor):
         self.region = region
         self.n_jobs = n_jobs
         self.batch_size = batch_size
+        self.on_error = on_error
 
     def _scales(self):
         points = self.points if self.points is not None else [int(round(8 * r)) for r in self.radii]

@@ -54,7 +54,7 @@ def shape_descriptors(region: np.ndarray, image: np.ndarray, around=None) -> np.
     >>> from braintumor_features.features.region import shape_descriptors, SHAPE_NAMES
     >>> square = np.zeros((20, 20), bool); square[5:15, 5:15] = True
     >>> stats = dict(zip(SHAPE_NAMES, shape_descriptors(square, square * 1.0)))
-    >>> stats["area_fraction"], stats["extent"], stats["eccentricity"]
+    >>> float(stats["area_fraction"]), float(stats["extent"]), float(stats["eccentricity"])
     (0.25, 1.0, 0.0)
     """
     height, width = region.shape
@@ -133,6 +133,9 @@ class RegionFeatures(FeatureExtractor):
         Parallel workers over images (-1: all cores).
     batch_size : int, default=None
         Images per parallel task (None: automatic).
+    on_error : {"raise", "skip"}, default="raise"
+        ``"skip"``: an image that cannot be read or processed gets a row of
+        NaN and is listed in ``skipped_``; the others are all computed.
 
     Examples
     --------
@@ -151,11 +154,14 @@ class RegionFeatures(FeatureExtractor):
         "asymmetry": ["boolean"],
     }
 
-    def __init__(self, regions="head", asymmetry=True, n_jobs=None, batch_size=None):
+    def __init__(
+        self, regions="head", asymmetry=True, n_jobs=None, batch_size=None, on_error="raise"
+    ):
         self.regions = regions
         self.asymmetry = asymmetry
         self.n_jobs = n_jobs
         self.batch_size = batch_size
+        self.on_error = on_error
 
     def _features(self, image, mask):
         head = head_mask(image)
