@@ -1,18 +1,48 @@
-"""Data sets: a class-per-folder tree on disk, and a synthetic demo set."""
+"""Data sets: a class-per-folder tree, the figshare release, a synthetic demo set.
+
+Also :func:`find_duplicates`, which finds identical and near-identical
+images, so that a train/test split that shares them can be caught.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.datasets import get_data_home
+from sklearn.model_selection import PredefinedSplit
 from sklearn.utils import Bunch, check_random_state
 
-from .images import Outline
+from .features._extraction import extract
+from .images import ImageSequence, Outline
+from .preprocessing import to_uint8
 
-__all__ = ["load_folder", "make_demo", "IMAGE_SUFFIXES", "CLASS_NAMES"]
+__all__ = [
+    "load_folder",
+    "load_figshare",
+    "fetch_figshare",
+    "make_demo",
+    "find_duplicates",
+    "shared_duplicates",
+    "merge_duplicate_groups",
+    "MatArray",
+    "IMAGE_SUFFIXES",
+    "CLASS_NAMES",
+    "FIGSHARE_LABELS",
+    "FIGSHARE_ARTICLE",
+]
 
 #: File endings ``load_folder`` treats as images.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
@@ -116,6 +146,266 @@ def load_folder(path) -> Bunch:
     )
 
 
+#: The figshare release's ``cjdata.label`` codes.
+FIGSHARE_LABELS = {1: "meningioma", 2: "glioma", 3: "pituitary"}
+
+#: The figshare API record of the release (Cheng et al., doi 10.6084/m9.figshare.1512427).
+FIGSHARE_ARTICLE = "https://api.figshare.com/v2/articles/1512427"
+
+
+@dataclass(frozen=True)
+class MatArray:
+    """One array of a MATLAB v7.3 file, read only when it is used.
+
+    The figshare release keeps each slice in its own ``.mat`` file; a
+    ``MatArray`` names the file and the field and reads the array when NumPy
+    asks for it (``np.asarray(item)``), so a list of them is a valid ``X``
+    (and its masks) without holding thousands of images in memory. MATLAB
+    stores arrays column-major, so the HDF5 dataset is transposed back to
+    MATLAB's (row, column) orientation.
+
+    Parameters
+    ----------
+    path : str
+        The ``.mat`` file.
+    field : str
+        Path of the dataset inside the file, e.g. ``"cjdata/image"``.
+
+    Examples
+    --------
+    >>> import h5py, numpy as np, os, tempfile
+    >>> from braintumor_features.datasets import MatArray
+    >>> path = os.path.join(tempfile.mkdtemp(), "1.mat")
+    >>> with h5py.File(path, "w") as f:
+    ...     _ = f.create_dataset("cjdata/image", data=np.arange(6).reshape(3, 2))
+    >>> np.asarray(MatArray(path, "cjdata/image")).shape  # MATLAB's 2x3 image
+    (2, 3)
+    """
+
+    path: str
+    field: str
+
+    def __array__(self, dtype=None, copy=None):
+        try:
+            with h5py.File(self.path, "r") as file:
+                array = file[self.field][()].T
+        except (OSError, KeyError) as exc:
+            raise ValueError(
+                f"{self.path}: cannot read {self.field!r} ({exc}); expected a MATLAB v7.3 file "
+                "of the figshare brain tumour release"
+            ) from None
+        return array if dtype is None else array.astype(dtype)
+
+    def __str__(self):
+        return f"{self.path}:{self.field}"
+
+
+def _mat_scalar(file, field, path):
+    if field not in file:
+        raise ValueError(
+            f"{path}: no {field!r}; expected a figshare brain tumour .mat file "
+            "with cjdata.label, cjdata.PID, cjdata.image and cjdata.tumorMask"
+        )
+    return file[field][()]
+
+
+def _read_cvind(path):
+    with h5py.File(path, "r") as file:
+        return np.asarray(_mat_scalar(file, "cvind", path)).ravel().astype(int)
+
+
+def load_figshare(path) -> Bunch:
+    """Load the figshare brain tumour release (Cheng et al. 2015).
+
+    The release has one MATLAB v7.3 file per slice (``1.mat`` ...
+    ``3064.mat``) holding a struct ``cjdata`` with ``label`` (1 meningioma,
+    2 glioma, 3 pituitary), ``PID`` (patient id), ``image``,
+    ``tumorBorder`` and ``tumorMask``, and ``cvind.mat``, the five folds of
+    the published experiments (patients never span two folds). Only labels
+    and patient ids are read here; images and masks are read when used.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Folder holding the ``.mat`` files (in it or in sub-folders), e.g. the
+        unpacked zip archives of the release.
+
+    Returns
+    -------
+    Bunch with
+        images : list of MatArray
+            The slices, read on use: a valid ``X``.
+        masks : list of MatArray
+            The tumour masks (``cjdata.tumorMask``), read on use; pair them
+            with :func:`~braintumor_features.images.with_masks`.
+        paths : list of str
+            The ``.mat`` files, in slice-number order.
+        target : ndarray of str
+            ``"meningioma"``, ``"glioma"`` or ``"pituitary"``.
+        target_names : ndarray of str
+        groups : ndarray of str
+            Patient ids (``cjdata.PID``).
+        folds : ndarray of int or None
+            The published fold (1 to 5) of each slice, from ``cvind.mat``;
+            None when that file is absent.
+        cv : sklearn.model_selection.PredefinedSplit or None
+            Those folds, to pass as ``cv`` to cross-validation.
+        frame : pandas.DataFrame
+            ``file``, ``label``, ``subject`` and ``fold`` per slice.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist or holds no ``.mat`` slice files.
+    ValueError
+        If a file lacks the ``cjdata`` fields, or ``cvind.mat`` does not give
+        one fold per slice.
+
+    Examples
+    --------
+    >>> import h5py, numpy as np, os, tempfile
+    >>> from braintumor_features.datasets import load_figshare
+    >>> root = tempfile.mkdtemp()
+    >>> for number, label in [(1, 1), (2, 3)]:
+    ...     with h5py.File(os.path.join(root, f"{number}.mat"), "w") as f:
+    ...         _ = f.create_dataset("cjdata/label", data=[[float(label)]])
+    ...         _ = f.create_dataset("cjdata/PID", data=np.array([[ord(c)] for c in "P7"], np.uint16))
+    ...         _ = f.create_dataset("cjdata/image", data=np.zeros((16, 16), np.int16))
+    >>> data = load_figshare(root)
+    >>> data.target.tolist(), data.groups.tolist(), data.folds
+    (['meningioma', 'pituitary'], ['P7', 'P7'], None)
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such data folder")
+    files = sorted(
+        (p for p in root.rglob("*.mat") if p.stem.isdigit()), key=lambda p: int(p.stem)
+    )
+    if not files:
+        raise FileNotFoundError(
+            f"{root}: no figshare slice files (1.mat, 2.mat, ...); unpack the release's zip "
+            "archives into this folder, or use fetch_figshare()"
+        )
+    labels, subjects = [], []
+    for file in files:
+        with h5py.File(file, "r") as mat:
+            code = int(np.asarray(_mat_scalar(mat, "cjdata/label", file)).ravel()[0])
+            pid = np.asarray(_mat_scalar(mat, "cjdata/PID", file)).ravel()
+        if code not in FIGSHARE_LABELS:
+            raise ValueError(f"{file}: label {code} is not one of {sorted(FIGSHARE_LABELS)}")
+        labels.append(FIGSHARE_LABELS[code])
+        subjects.append("".join(map(chr, pid)))
+    folds = cv = None
+    cvind = next(root.rglob("cvind.mat"), None)
+    if cvind is not None:
+        folds = _read_cvind(cvind)
+        numbers = np.array([int(p.stem) for p in files])
+        if numbers.max() > len(folds):
+            raise ValueError(
+                f"{cvind}: {len(folds)} folds for slices up to {numbers.max()}.mat; "
+                "use the cvind.mat of the same release"
+            )
+        folds = folds[numbers - 1]
+        cv = PredefinedSplit(folds - 1)
+    target = np.asarray(labels)
+    paths = [str(p) for p in files]
+    return Bunch(
+        images=[MatArray(p, "cjdata/image") for p in paths],
+        masks=[MatArray(p, "cjdata/tumorMask") for p in paths],
+        paths=paths,
+        target=target,
+        target_names=np.unique(target),
+        groups=np.asarray(subjects),
+        folds=folds,
+        cv=cv,
+        frame=pd.DataFrame(
+            {"file": [p.relative_to(root).as_posix() for p in files], "label": target,
+             "subject": subjects, "fold": folds}
+        ),
+    )
+
+
+def _download(url, destination, md5):
+    digest = hashlib.md5()
+    with urllib.request.urlopen(url) as response, open(destination, "wb") as out:
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    if md5 and digest.hexdigest() != md5:
+        raise OSError(
+            f"{url}: checksum mismatch (md5 {digest.hexdigest()}, published {md5}); the download "
+            "is corrupt or the release changed: delete the partial data and try again"
+        )
+
+
+def fetch_figshare(data_home=None, *, download_if_missing=True, url=FIGSHARE_ARTICLE) -> Bunch:
+    """Download (once) and load the figshare brain tumour release.
+
+    The file list, download addresses and MD5 checksums come from the
+    release's figshare API record; every file is checked against its
+    published checksum, the zip archives are unpacked and the result is
+    cached under ``data_home``, so later calls read from disk.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Cache folder; None means scikit-learn's data home
+        (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``). The release is
+        kept in its ``figshare_brain_tumor`` sub-folder (about 880 MB).
+    download_if_missing : bool, default=True
+        If False, raise :class:`OSError` when the data are not cached.
+    url : str, default=FIGSHARE_ARTICLE
+        The API record listing the files (for mirrors and tests).
+
+    Returns
+    -------
+    Bunch
+        As :func:`load_figshare`.
+
+    Raises
+    ------
+    OSError
+        When the data are missing and ``download_if_missing`` is False, or a
+        download fails or does not match its checksum.
+
+    Examples
+    --------
+    >>> from braintumor_features.datasets import fetch_figshare
+    >>> data = fetch_figshare()  # doctest: +SKIP
+    >>> data.target.shape, data.cv.get_n_splits()  # doctest: +SKIP
+    ((3064,), 5)
+    """
+    folder = Path(get_data_home(data_home)) / "figshare_brain_tumor"
+    complete = folder / ".complete"
+    if not complete.exists():
+        if not download_if_missing:
+            raise OSError(f"{folder}: the figshare release is not cached and download_if_missing=False")
+        folder.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url) as response:
+            record = json.load(response)
+        with tempfile.TemporaryDirectory(dir=folder) as scratch:
+            for entry in record["files"]:
+                name = Path(entry["name"]).name
+                download = Path(scratch) / name
+                _download(entry["download_url"], download, entry.get("computed_md5"))
+                if zipfile.is_zipfile(download):
+                    _unpack_mat_files(download, folder)
+                else:
+                    shutil.move(download, folder / name)
+        complete.write_text(url + "\n")
+    return load_figshare(folder)
+
+
+def _unpack_mat_files(archive, folder):
+    """Extract the ``.mat`` members of a zip flat into ``folder`` (no paths from the archive)."""
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.infolist():
+            name = Path(member.filename).name
+            if name.endswith(".mat") and not member.is_dir():
+                with zipped.open(member) as source, open(folder / name, "wb") as target:
+                    shutil.copyfileobj(source, target)
+
+
 def _ellipse(shape, center, axes, angle=0.0):
     mask = np.zeros(shape, np.uint8)
     center = (int(round(center[1])), int(round(center[0])))
@@ -156,9 +446,9 @@ def _demo_slice(label, size, rng):
         lesion = _ellipse(shape, c + offset, [radius, radius]) & brain
         image[lesion] = 200
     elif label == "pituitary":  # small bright midline blob, low in the head
-        radius = rng.uniform(0.03, 0.05) * size
+        radius = rng.uniform(0.05, 0.07) * size
         lesion = _ellipse(shape, c + [size * 0.22, 0], [radius, radius * 1.3])
-        image[lesion] = 210
+        image[lesion] = 225
     image += rng.normal(0, 6, shape).astype(np.float32)
     image[~head] = np.abs(rng.normal(0, 3, (~head).sum()))
     return np.clip(image, 0, 255).astype(np.uint8), (lesion if lesion.any() else None)
@@ -211,3 +501,200 @@ def make_demo(n_samples=200, *, image_size=128, slices_per_subject=2, random_sta
         images=images, target=target, target_names=np.unique(target),
         groups=np.asarray(groups), masks=masks,
     )
+
+
+class _Thumbnail:
+    """Picklable per-image function: a ``side`` x ``side`` thumbnail plus the image shape."""
+
+    def __init__(self, side):
+        self.side = side
+
+    def __call__(self, image, mask):
+        small = cv2.resize(to_uint8(image).astype(np.float32), (self.side, self.side),
+                           interpolation=cv2.INTER_AREA)
+        return np.concatenate([small.ravel(), image.shape])
+
+
+def _exact_pairs(images, thumbnails):
+    """Pairs of pixel-identical images: same thumbnail and shape, then compared in full."""
+    buckets = {}
+    for index, row in enumerate(thumbnails):
+        buckets.setdefault(row.tobytes(), []).append(index)
+    pairs = []
+    for members in buckets.values():
+        loaded = {i: images.load(i)[0] for i in members} if len(members) > 1 else {}
+        for a, i in enumerate(members):
+            pairs += [(i, j) for j in members[a + 1:] if np.array_equal(loaded[i], loaded[j])]
+    return pairs
+
+
+def _similar_pairs(vectors, threshold, block=1024):
+    """Pairs ``i < j`` whose unit vectors have a dot product of at least ``threshold``."""
+    first, second, score = [], [], []
+    for start in range(0, len(vectors), block):
+        similarity = vectors[start:start + block] @ vectors.T
+        rows, cols = np.nonzero(similarity >= threshold)
+        keep = cols > rows + start
+        first.append(rows[keep] + start)
+        second.append(cols[keep])
+        score.append(similarity[rows[keep], cols[keep]])
+    return np.concatenate(first), np.concatenate(second), np.concatenate(score)
+
+
+def find_duplicates(images, *, threshold=0.99, thumbnail_size=32, n_jobs=None) -> Bunch:
+    """Find identical and near-identical images.
+
+    Every image is reduced to a ``thumbnail_size`` square thumbnail (grey
+    values scaled to 0..255, area-averaged); two images are near-duplicates
+    when the Pearson correlation of their thumbnails is at least
+    ``threshold``, which survives re-encoding, resizing and brightness or
+    contrast changes. Pairs with identical thumbnails are compared pixel by
+    pixel to find exact duplicates. Duplicate pairs are joined into groups
+    (connected components).
+
+    Parameters
+    ----------
+    images : sequence
+        Paths, arrays or :class:`~braintumor_features.images.MaskedImage`
+        items (anything that is a valid ``X``).
+    threshold : float, default=0.99
+        Smallest thumbnail correlation of a near-duplicate pair. On
+        ../shared/data/brain-mri, resized copies correlate above 0.999, while
+        neighbouring slices of one patient reach 0.97 to 0.99.
+    thumbnail_size : int, default=32
+        Side of the thumbnails.
+    n_jobs : int, default=None
+        Parallel workers for reading the images.
+
+    Returns
+    -------
+    Bunch with
+        groups : list of ndarray of int
+            Indices of each group of duplicates (two or more images), largest first.
+        kinds : ndarray of str
+            ``"exact"`` when every image of the group is pixel-identical, else ``"near"``.
+        pairs : pandas.DataFrame
+            ``first``, ``second``, ``correlation`` and ``exact`` per duplicate pair.
+        labels : ndarray of int
+            Group number of every image, -1 for images without a duplicate.
+
+    See Also
+    --------
+    shared_duplicates : the groups that a train/test split puts on both sides.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.datasets import find_duplicates
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.integers(0, 256, (2, 64, 64)).astype(np.uint8)
+    >>> found = find_duplicates([a, b, a.copy(), (a // 2 + 10).astype(np.uint8)])
+    >>> [g.tolist() for g in found.groups], found.kinds.tolist()
+    ([[0, 2, 3]], ['near'])
+    >>> found.pairs.query("exact")[["first", "second"]].values.tolist()
+    [[0, 2]]
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    if thumbnail_size < 2:
+        raise ValueError(f"thumbnail_size must be at least 2, got {thumbnail_size!r}")
+    sequence = ImageSequence(images)
+    rows, _ = extract(sequence, _Thumbnail(thumbnail_size),
+                      n_features=thumbnail_size**2 + 2, n_jobs=n_jobs)
+    exact = _exact_pairs(sequence, rows)
+    vectors = rows[:, :-2] - rows[:, :-2].mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    first, second, score = _similar_pairs(vectors, threshold)
+    pairs = pd.DataFrame({"first": first, "second": second, "correlation": score})
+    exact_frame = pd.DataFrame(exact, columns=["first", "second"], dtype=int)
+    pairs = pairs.merge(exact_frame.assign(exact=True), on=["first", "second"], how="outer")
+    pairs["exact"] = pairs["exact"].astype("boolean").fillna(False).astype(bool)
+    pairs["correlation"] = pairs["correlation"].fillna(1.0)
+    n = len(sequence)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs["first"], pairs["second"])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    sizes = np.bincount(component)
+    order = sorted((c for c in range(len(sizes)) if sizes[c] > 1), key=lambda c: (-sizes[c], c))
+    groups = [np.flatnonzero(component == c) for c in order]
+    labels = np.full(n, -1)
+    for number, members in enumerate(groups):
+        labels[members] = number
+    exact_counts = np.bincount(labels[exact_frame["first"]], minlength=len(groups))
+    kinds = np.array(["exact" if exact_counts[k] == len(g) - 1 else "near"
+                      for k, g in enumerate(groups)], dtype=object).astype(str)
+    return Bunch(groups=groups, kinds=kinds, pairs=pairs.reset_index(drop=True), labels=labels)
+
+
+def shared_duplicates(duplicates, train, test) -> list:
+    """The duplicate groups that a split puts on both the train and the test side.
+
+    Parameters
+    ----------
+    duplicates : Bunch
+        The result of :func:`find_duplicates` over the whole data set.
+    train, test : array-like of int
+        Indices of the two sides (as a cross-validation splitter yields them).
+
+    Returns
+    -------
+    list of ndarray of int
+        The groups with members on both sides; empty when the split is clean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from braintumor_features.datasets import shared_duplicates
+    >>> found = Bunch(labels=np.array([0, -1, 0, 1, 1]), groups=[np.array([0, 2]), np.array([3, 4])])
+    >>> [g.tolist() for g in shared_duplicates(found, train=[0, 1, 3, 4], test=[2])]
+    [[0, 2]]
+    """
+    labels = np.asarray(duplicates.labels)
+    both = np.intersect1d(labels[np.asarray(train, dtype=int)], labels[np.asarray(test, dtype=int)])
+    return [duplicates.groups[k] for k in both if k >= 0]
+
+
+def merge_duplicate_groups(groups, duplicates) -> np.ndarray:
+    """Join the cross-validation groups that duplicates connect.
+
+    Patients whose images duplicate each other (or files, where each file is
+    its own group) become one group, so grouped cross-validation keeps all
+    copies of an image on one side of every split.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+        Patient (or file) of each image.
+    duplicates : Bunch
+        The result of :func:`find_duplicates` over the same images.
+
+    Returns
+    -------
+    ndarray of str
+        The merged group of each image: the first (sorted) original group
+        of its merged set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from braintumor_features.datasets import merge_duplicate_groups
+    >>> found = Bunch(labels=np.array([0, -1, -1, 0]))
+    >>> merge_duplicate_groups(["a", "b", "c", "d"], found).tolist()
+    ['a', 'b', 'c', 'a']
+    """
+    groups = np.asarray(groups).astype(str)
+    names, codes = np.unique(groups, return_inverse=True)
+    labels = np.asarray(duplicates.labels)
+    linked = labels >= 0
+    n = len(names)
+    graph = coo_matrix(
+        (np.ones(linked.sum()), (codes[linked], n + labels[linked])),
+        shape=(n + labels.max() + 1, n + labels.max() + 1),
+    )
+    _, component = connected_components(graph, directed=False)
+    first = {}
+    for code in range(n):  # names are sorted: the first seen is the smallest
+        first.setdefault(component[code], names[code])
+    return np.array([first[component[c]] for c in codes])
