@@ -1,0 +1,429 @@
+"""Pictures that explain a model: evaluation curves, feature importance, texture maps.
+
+Every function draws with matplotlib and returns the ``Axes`` (or the
+``Figure`` for multi-panel plots); pass ``ax=`` to draw into an existing
+figure. The evaluation plots take an
+:class:`~braintumor_features.evaluation.EvaluationReport`.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    auc,
+    average_precision_score,
+    precision_recall_curve,
+    roc_curve,
+)
+
+from .features.glcm import HARALICK_NAMES, cooccurrence, haralick, quantize
+from .features.lbp import lbp_codes
+from .images import load_item
+from .preprocessing import ImageStep
+
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_roc",
+    "plot_precision_recall",
+    "plot_feature_importance",
+    "plot_preprocessing",
+    "plot_lbp",
+    "plot_glcm",
+    "plot_texture_map",
+    "local_texture",
+]
+
+
+def _axes(ax):
+    return plt.subplots()[1] if ax is None else ax
+
+
+def plot_confusion_matrix(report, *, normalize=None, ax=None):
+    """Draw the confusion matrix of an evaluation.
+
+    Parameters
+    ----------
+    report : EvaluationReport
+    normalize : {None, "true", "pred", "all"}, default=None
+        None: counts; ``"true"``: each row divided by its total (the
+        diagonal is each class's recall), and so on as scikit-learn.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.evaluation import EvaluationReport
+    >>> from braintumor_features.plotting import plot_confusion_matrix
+    >>> report = EvaluationReport(np.array(["a", "b"]), np.array(["a", "a", "b"]),
+    ...                           np.array(["a", "b", "b"]), np.zeros(3, int))
+    >>> plot_confusion_matrix(report).get_title()
+    'Confusion matrix (counts)'
+    """
+    ax = _axes(ax)
+    display = ConfusionMatrixDisplay.from_predictions(
+        report.y_true, report.y_pred, labels=report.classes, normalize=normalize, ax=ax,
+        cmap="Blues", colorbar=False, values_format=".2f" if normalize else "d",
+    )
+    title = "counts" if normalize is None else f"normalised over {normalize}"
+    display.ax_.set_title(f"Confusion matrix ({title})")
+    return display.ax_
+
+
+def _scored(report):
+    if report.y_score is None:
+        raise ValueError("the report has no class scores (the classifier has no predict_proba "
+                         "or decision_function), so curves cannot be drawn")
+    return report.y_score
+
+
+def _one_vs_rest_curves(report, ax, curve, title, chance):
+    ax = _axes(ax)
+    scores = _scored(report)
+    for k, name in enumerate(report.classes):
+        positive = report.y_true == name
+        if positive.all() or not positive.any():
+            continue
+        label, xs, ys = curve(positive, scores[:, k])
+        ax.plot(xs, ys, label=f"{name} ({label})")
+    chance(ax)
+    ax.set_title(title)
+    ax.legend(loc="lower right" if title.startswith("ROC") else "lower left")
+    return ax
+
+
+def _roc(positive, score):
+    fpr, tpr, _ = roc_curve(positive, score)
+    return f"AUC = {auc(fpr, tpr):.3f}", fpr, tpr
+
+
+def plot_roc(report, *, ax=None):
+    """One-vs-rest ROC curve of every class, with its AUC in the legend.
+
+    Parameters
+    ----------
+    report : EvaluationReport
+        With class scores (``y_score``).
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.evaluation import EvaluationReport
+    >>> from braintumor_features.plotting import plot_roc
+    >>> y = np.array(["a", "a", "b", "b"])
+    >>> report = EvaluationReport(np.array(["a", "b"]), y, y, np.zeros(4, int),
+    ...                           np.array([[.9, .1], [.6, .4], [.3, .7], [.2, .8]]))
+    >>> [t.get_text() for t in plot_roc(report).get_legend().get_texts()]
+    ['a (AUC = 1.000)', 'b (AUC = 1.000)']
+    """
+    def chance(ax):
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="_chance")
+        ax.set_xlabel("False positive rate")
+        ax.set_ylabel("True positive rate")
+
+    return _one_vs_rest_curves(report, ax, _roc, "ROC curves (one vs rest)", chance)
+
+
+def _precision_recall(positive, score):
+    precision, recall, _ = precision_recall_curve(positive, score)
+    return f"AP = {average_precision_score(positive, score):.3f}", recall, precision
+
+
+def plot_precision_recall(report, *, ax=None):
+    """One-vs-rest precision-recall curve of every class, average precision in the legend.
+
+    Parameters
+    ----------
+    report : EvaluationReport
+        With class scores (``y_score``).
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.evaluation import EvaluationReport
+    >>> from braintumor_features.plotting import plot_precision_recall
+    >>> y = np.array(["a", "a", "b", "b"])
+    >>> report = EvaluationReport(np.array(["a", "b"]), y, y, np.zeros(4, int),
+    ...                           np.array([[.9, .1], [.6, .4], [.3, .7], [.2, .8]]))
+    >>> plot_precision_recall(report).get_title()
+    'Precision-recall curves (one vs rest)'
+    """
+    def axis_labels(ax):
+        ax.set_xlabel("Recall")
+        ax.set_ylabel("Precision")
+
+    return _one_vs_rest_curves(report, ax, _precision_recall,
+                               "Precision-recall curves (one vs rest)", axis_labels)
+
+
+def plot_feature_importance(importance, *, by="family", top=20, ax=None):
+    """Bar chart of feature importance, summed per feature family or per feature.
+
+    Parameters
+    ----------
+    importance : pandas.DataFrame
+        From :func:`~braintumor_features.evaluation.feature_importance`.
+    by : {"family", "feature"}, default="family"
+        Sum the importances of each family (``glcm``, ``lbp``, ...), or show
+        the ``top`` single features.
+    top : int, default=20
+        Number of features shown with ``by="feature"``.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from braintumor_features.plotting import plot_feature_importance
+    >>> table = pd.DataFrame({"family": ["glcm", "glcm", "lbp"], "importance": [.2, .1, .4],
+    ...                       "std": [0, 0, 0]}, index=["glcm_a", "glcm_b", "lbp_c"])
+    >>> [round(float(p.get_width()), 2) for p in plot_feature_importance(table).patches]
+    [0.3, 0.4]
+    """
+    ax = _axes(ax)
+    if by == "family":
+        values = importance.groupby("family")["importance"].sum().sort_values()
+        errors = None
+    elif by == "feature":
+        chosen = importance.sort_values("importance").tail(top)
+        values, errors = chosen["importance"], chosen["std"]
+    else:
+        raise ValueError(f"by must be 'family' or 'feature', got {by!r}")
+    ax.barh([str(v) for v in values.index], values.to_numpy(), xerr=errors)
+    ax.set_xlabel("importance")
+    ax.set_title(f"Feature importance by {by}")
+    return ax
+
+
+def _image(image, mask=None):
+    """An item of ``X`` (path, array, MaskedImage) as ``(image, mask)`` arrays."""
+    loaded, carried = load_item(image)
+    return loaded, carried if mask is None else np.asarray(mask, bool)
+
+
+def plot_preprocessing(pipeline, image, *, mask=None):
+    """Each preprocessing stage of a pipeline applied to one image, side by side.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline or list of ImageStep
+        Its image-to-image steps are applied in order (feature and model steps
+        are ignored).
+    image : path, array or MaskedImage
+    mask : array of bool, default=None
+        A tumour mask, outlined in red on every stage (it moves with the image).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per stage, titled ``original`` and then by step name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features import make_pipeline
+    >>> from braintumor_features.datasets import make_demo
+    >>> from braintumor_features.plotting import plot_preprocessing
+    >>> demo = make_demo(n_samples=4, image_size=64, random_state=0)
+    >>> figure = plot_preprocessing(make_pipeline(image_size=48), demo.images[0], mask=demo.masks[0])
+    >>> [ax.get_title() for ax in figure.axes]
+    ['original', 'grayscale', 'crop', 'resize', 'clahe', 'normalize']
+    """
+    steps = pipeline.steps if hasattr(pipeline, "steps") else [
+        (type(step).__name__, step) for step in pipeline]
+    steps = [(name, step) for name, step in steps if isinstance(step, ImageStep)]
+    current = _image(image, mask)
+    stages = [("original", current)]
+    for name, step in steps:
+        current = step.apply(*current)
+        stages.append((name, current))
+    figure, axes = plt.subplots(1, len(stages), figsize=(2.6 * len(stages), 2.9),
+                                squeeze=False)
+    for ax, (name, (picture, region)) in zip(axes[0], stages):
+        ax.imshow(picture, cmap="gray")
+        if region is not None and region.any():
+            ax.contour(region, levels=[0.5], colors="red", linewidths=0.8)
+        ax.set_title(name)
+        ax.set_axis_off()
+    figure.tight_layout()
+    return figure
+
+
+def plot_lbp(image, *, radius=1, points=8, method="uniform", ax=None):
+    """The local binary pattern code of every pixel.
+
+    Parameters
+    ----------
+    image : path, array or MaskedImage
+    radius : float, default=1
+    points : int, default=8
+    method : {"uniform", "ror"}, default="uniform"
+        As :func:`~braintumor_features.features.lbp.lbp_codes`.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The code image is ``ax.images[0]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.plotting import plot_lbp
+    >>> int(plot_lbp(np.full((8, 8), 3.0)).images[0].get_array().max())  # flat: code 8
+    8
+    """
+    ax = _axes(ax)
+    codes = lbp_codes(_image(image)[0], points, radius, method)
+    shown = ax.imshow(codes, cmap="nipy_spectral", interpolation="nearest")
+    ax.figure.colorbar(shown, ax=ax, label="LBP code")
+    ax.set_title(f"LBP codes (P={points}, R={radius}, {method})")
+    ax.set_axis_off()
+    return ax
+
+
+def plot_glcm(image, *, distance=1, angle=0.0, levels=32, region=None, ax=None):
+    """The grey-level co-occurrence matrix of an image as a heatmap.
+
+    Parameters
+    ----------
+    image : path, array or MaskedImage
+    distance : int, default=1
+    angle : float, default=0.0
+        Radians (0 looks right, pi/2 down).
+    levels : int, default=32
+        Grey levels after :func:`~braintumor_features.features.glcm.quantize`.
+    region : array of bool, default=None
+        Count only pairs inside this region (e.g. the tumour mask).
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The heatmap (``ax.images[0]``) holds the symmetric co-occurrence
+        probabilities, shown on a logarithmic colour scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.plotting import plot_glcm
+    >>> ax = plot_glcm(np.array([[0, 255], [0, 255]], np.uint8), levels=2)
+    >>> ax.images[0].get_array().tolist()
+    [[0.0, 0.5], [0.5, 0.0]]
+    """
+    from matplotlib.colors import LogNorm
+
+    ax = _axes(ax)
+    counts = cooccurrence(quantize(_image(image)[0], levels), [distance], [angle], levels,
+                          mask=region)[0, 0].astype(float)
+    probabilities = counts / max(counts.sum(), 1.0)
+    positive = probabilities[probabilities > 0]
+    norm = LogNorm(positive.min(), positive.max()) if positive.size and positive.min() < positive.max() else None
+    shown = ax.imshow(probabilities, cmap="magma", norm=norm, interpolation="nearest")
+    ax.figure.colorbar(shown, ax=ax, label="probability")
+    ax.set_title(f"GLCM (d={distance}, angle={np.degrees(angle):.0f}°, {levels} levels)")
+    ax.set_xlabel("grey level j")
+    ax.set_ylabel("grey level i")
+    return ax
+
+
+def local_texture(image, *, feature="contrast", window=32, step=16, distance=1, levels=32):
+    """A Haralick feature computed in sliding windows: a map of local texture.
+
+    Parameters
+    ----------
+    image : ndarray of shape (height, width)
+    feature : str, default="contrast"
+        One of ``HARALICK_NAMES`` (``contrast``, ``homogeneity``, ``entropy``...).
+    window : int, default=32
+        Side of the square windows.
+    step : int, default=16
+        Distance between window corners.
+    distance : int, default=1
+        GLCM pixel distance; the value is averaged over the four angles.
+    levels : int, default=32
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_cols)
+        Value ``[r, c]`` is the feature of the window whose top-left corner is
+        ``(r * step, c * step)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.plotting import local_texture
+    >>> image = np.zeros((64, 64), np.uint8); image[:, 32:] = np.arange(32) % 2 * 255
+    >>> local_texture(image, window=32, step=32, levels=2)  # flat left; striped right: contrast 1 at 0, 45 and 135 degrees, 0 at 90
+    array([[0.  , 0.75],
+           [0.  , 0.75]])
+    """
+    if feature not in HARALICK_NAMES:
+        raise ValueError(f"feature must be one of {list(HARALICK_NAMES)}, got {feature!r}")
+    column = HARALICK_NAMES.index(feature)
+    quantized = quantize(image, levels)
+    angles = (0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4)
+    starts_r = range(0, max(image.shape[0] - window, 0) + 1, step)
+    starts_c = range(0, max(image.shape[1] - window, 0) + 1, step)
+    values = np.empty((len(starts_r), len(starts_c)))
+    for i, r in enumerate(starts_r):
+        for j, c in enumerate(starts_c):
+            counts = cooccurrence(quantized[r:r + window, c:c + window], [distance], angles, levels)
+            values[i, j] = haralick(counts)[0, :, column].mean()
+    return values
+
+
+def plot_texture_map(image, *, feature="contrast", window=32, step=16, levels=32, ax=None):
+    """The image with a heatmap of a local texture feature laid over it.
+
+    Parameters
+    ----------
+    image : path, array or MaskedImage
+    feature, window, step, levels
+        As :func:`local_texture`.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.images[0]`` is the image, ``ax.images[1]`` the texture map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.plotting import plot_texture_map
+    >>> rng = np.random.default_rng(0)
+    >>> ax = plot_texture_map(rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    >>> ax.images[1].get_array().shape
+    (3, 3)
+    """
+    ax = _axes(ax)
+    picture = _image(image)[0]
+    values = local_texture(picture, feature=feature, window=window, step=step, levels=levels)
+    ax.imshow(picture, cmap="gray")
+    rows, cols = values.shape
+    extent = (window / 2 - step / 2 - 0.5, window / 2 + (cols - 0.5) * step - 0.5,
+              window / 2 + (rows - 0.5) * step - 0.5, window / 2 - step / 2 - 0.5)
+    shown = ax.imshow(values, cmap="inferno", alpha=0.5, extent=extent, interpolation="bilinear")
+    ax.figure.colorbar(shown, ax=ax, label=f"GLCM {feature}")
+    ax.set_title(f"Local texture: GLCM {feature} ({window}px windows)")
+    ax.set_axis_off()
+    return ax
