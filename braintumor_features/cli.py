@@ -1,41 +1,449 @@
-"""The ``braintumor`` command line."""
+"""The ``braintumor`` command line: train, evaluate, predict, extract, demo.
+
+Run ``braintumor COMMAND --help`` for each command's options. Results go to
+standard output; progress bars (on a terminal only), notes, warnings and
+errors go to standard error.
+
+Images that cannot be read or processed never stop a run: features are
+extracted once with ``on_error="skip"``, failed images are left out (and
+listed on standard error, and in ``predict``'s output), and the remaining
+images are used. ``train`` fits the scaler and classifier on the rows that
+were extracted, so the saved pipeline is the whole fitted pipeline.
+
+Exit codes: 0 success; 1 an error (one line on standard error saying what
+to do; ``--verbose`` adds the traceback); 2 a usage error; 3 with
+``--strict`` when some images were skipped.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import traceback
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["main"]
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+from tqdm.auto import tqdm
+
+from .datasets import IMAGE_SUFFIXES, load_folder, make_demo
+from .evaluation import EvaluationReport, _split_at_features, evaluate
+from .features import SkippedImagesWarning
+from .persistence import load_model, save_model
+from .pipeline import make_pipeline
+
+__all__ = ["main", "build_parser"]
+
+#: Exit code when ``--strict`` is given and some images were skipped.
+EXIT_SKIPPED = 3
+
+#: Images per progress-bar step (each step is extracted in parallel).
+CHUNK = 64
 
 
-def _demo(args) -> int:
-    import numpy as np
-    from sklearn.metrics import confusion_matrix
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+class Console:
+    """Where the command line writes: notes, warnings and progress on stderr."""
 
-    from .datasets import make_demo
-    from .pipeline import make_pipeline
+    def __init__(self, verbosity=1, stream=None):
+        self.verbosity = verbosity
+        self.stream = stream or sys.stderr
 
-    demo = make_demo(n_samples=args.n_samples, random_state=args.random_state)
-    pipe = make_pipeline(args.classifier, image_size=128, n_jobs=args.n_jobs,
-                         random_state=args.random_state)
+    def note(self, message, level=1):
+        if self.verbosity >= level:
+            print(message, file=self.stream)
+
+    def warn(self, message):
+        print(f"warning: {message}", file=self.stream)
+
+    def progress(self, total, description):
+        show = self.verbosity >= 1 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        return tqdm(total=total, desc=description, unit="image", file=self.stream,
+                    disable=not show, leave=False)
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit code 1."""
+
+
+def _split(model, source):
+    try:
+        return _split_at_features(model)
+    except (ValueError, AttributeError):
+        raise CommandError(
+            f"{source}: the model has no feature extraction step; the command line needs a "
+            "pipeline built by make_pipeline (or `braintumor train`)"
+        ) from None
+
+
+@contextmanager
+def _skipping(extractor):
+    """Let ``extractor`` skip failed images for a while, then restore its setting."""
+    previous = extractor.on_error
+    extractor.set_params(on_error="skip")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedImagesWarning)  # reported by the caller
+            yield
+    finally:
+        extractor.set_params(on_error=previous)
+
+
+def extract_features(front, items, console, description="features"):
+    """Features of every item, skipping the ones that fail.
+
+    ``front`` is a pipeline ending in a feature extractor (already fitted);
+    items are processed in chunks so that a progress bar can follow.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_items, n_features)
+        NaN rows for the skipped items.
+    skipped : list of dict
+        ``{"index", "image", "reason"}`` per skipped item.
+    """
+    extractor = front.steps[-1][1]
+    parts, skipped = [], []
+    with _skipping(extractor), console.progress(len(items), description) as bar:
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            parts.append(front.transform(chunk))
+            skipped += [{**entry, "index": entry["index"] + start} for entry in extractor.skipped_]
+            bar.update(len(chunk))
+    rows = np.vstack(parts) if parts else np.empty((0, len(extractor.get_feature_names_out())))
+    return rows, skipped
+
+
+def _reason(entry):
+    """Why an image was skipped, without the file name that precedes it."""
+    return entry["reason"].split(f"{entry['image']}: ", 1)[-1]
+
+
+def _report_skipped(skipped, total, console):
+    if not skipped:
+        return
+    console.warn(f"skipped {len(skipped)} of {total} images that could not be read or processed:")
+    for entry in skipped:
+        console.note(f"  {entry['image']}: {_reason(entry)}", level=0)
+
+
+def _exit_code(args, skipped):
+    return EXIT_SKIPPED if skipped and args.strict else 0
+
+
+def _load_data(path, console, *, min_classes):
+    """``load_folder`` plus the checks a command line needs."""
+    root = Path(path)
+    data = load_folder(root)
+    if not (root / "metadata.csv").exists():
+        empty = sorted(
+            folder.name for folder in root.iterdir()
+            if folder.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES
+                                           for p in folder.iterdir())
+        )
+        if empty:
+            console.warn(f"{root}: class folders with no images are ignored: {', '.join(empty)}")
+    if len(data.target_names) < min_classes:
+        raise CommandError(
+            f"{root}: found only the class {', '.join(data.target_names)}; training needs at "
+            "least two classes, one folder of images each"
+        )
+    console.note(f"{root}: {len(data.paths)} images, classes "
+                 + ", ".join(f"{c} ({int((data.target == c).sum())})" for c in data.target_names))
+    return data
+
+
+def _good_rows(rows):
+    return np.isfinite(rows).all(axis=1)
+
+
+def _check_classes(y, source):
+    if len(np.unique(y)) < 2:
+        raise CommandError(f"{source}: fewer than two classes have readable images; cannot train")
+
+
+def _print_report(report: EvaluationReport, title):
+    print(title)
+    print(report.summary().round(3).to_string())
+    print()
+    print(report.to_frame().round(3).to_string())
+    print()
+    print("confusion matrix (rows true, columns predicted):")
+    print(report.confusion_frame().to_string())
+
+
+def _cross_validate(back, rows, y, groups, folds, random_state):
+    n_groups = len(np.unique(groups))
+    if folds > n_groups:
+        raise CommandError(f"--cv {folds} needs at least {folds} subjects, found {n_groups}")
+    return evaluate(back, rows, y, groups=groups, cv=folds, random_state=random_state)
+
+
+def _train(args, console):
+    data = _load_data(args.data_dir, console, min_classes=2)
+    model = make_pipeline(args.classifier, image_size=args.image_size, n_jobs=args.n_jobs,
+                          random_state=args.random_state)
+    front, back = _split(model, "make_pipeline")
+    front.fit(data.paths)
+    rows, skipped = extract_features(front, data.paths, console)
+    _report_skipped(skipped, len(rows), console)
+    good = _good_rows(rows)
+    rows, y, groups = rows[good], data.target[good], data.groups[good]
+    _check_classes(y, args.data_dir)
+    training = {
+        "data": str(args.data_dir), "n_images": int(good.sum()), "n_skipped": len(skipped),
+        "n_subjects": int(len(np.unique(groups))),
+        "class_counts": {str(c): int((y == c).sum()) for c in np.unique(y)},
+    }
+    if args.cv:
+        report = _cross_validate(back, rows, y, groups, args.cv, args.random_state)
+        _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
+                              f"({len(y)} images, {training['n_subjects']} subjects):")
+        training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
+                          "balanced_accuracy": report.balanced_accuracy}
+    back.fit(rows, y)
+    save_model(model, args.output, training=training)
+    console.note(f"wrote {args.output} ({len(y)} images, classes {', '.join(map(str, model.classes_))})")
+    return _exit_code(args, skipped)
+
+
+def _load(args, console):
+    model, metadata = load_model(args.model, trusted=args.trust, return_metadata=True)
+    if metadata:
+        console.note(f"{args.model}: trained {metadata['created']} on "
+                     f"{(metadata.get('training') or {}).get('n_images', '?')} images", level=2)
+    return model
+
+
+def _evaluate(args, console):
+    model = _load(args, console)
+    front, back = _split(model, args.model)
+    data = _load_data(args.data_dir, console, min_classes=1)
+    rows, skipped = extract_features(front, data.paths, console)
+    _report_skipped(skipped, len(rows), console)
+    good = _good_rows(rows)
+    y = data.target[good]
+    if not good.any():
+        raise CommandError(f"{args.data_dir}: none of the images could be read")
+    known = np.asarray(model.classes_)
+    unseen = sorted(set(y) - set(known.astype(str)))
+    if unseen:
+        console.warn(
+            f"{args.data_dir}: classes the model was never trained on: {', '.join(unseen)} "
+            f"({int(np.isin(y, unseen).sum())} images); they count as errors. The model knows: "
+            + ", ".join(map(str, known))
+        )
+    classes = np.unique(np.concatenate([known.astype(str), y]))
+    scores = np.zeros((len(y), len(classes)))
+    if hasattr(back, "predict_proba"):
+        scores[:, np.searchsorted(classes, known.astype(str))] = back.predict_proba(rows[good])
+    report = EvaluationReport(classes=classes, y_true=y, y_pred=back.predict(rows[good]),
+                              fold=np.zeros(len(y), int),
+                              y_score=scores if hasattr(back, "predict_proba") else None)
+    _print_report(report, f"{args.model} on {args.data_dir} ({len(y)} images):")
+    if args.report:
+        _write_report(report, args, console)
+    return _exit_code(args, skipped)
+
+
+def _write_report(report, args, console):
+    from .report import write_report  # matplotlib is loaded only when a report is asked for
+
+    write_report(report, args.report, title=f"Evaluation of {Path(args.model).name}",
+                 description=f"Model {args.model} on the images of {args.data_dir}.")
+    console.note(f"wrote {args.report}")
+
+
+def _collect_files(inputs):
+    files = []
+    for entry in map(Path, inputs):
+        if entry.is_dir():
+            found = sorted(p for p in entry.rglob("*")
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise CommandError(f"{entry}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it")
+            files += found
+        elif entry.exists():
+            files.append(entry)
+        else:
+            raise CommandError(f"{entry}: no such file or folder")
+    return [str(f) for f in files]
+
+
+def _predictions_frame(files, rows, skipped, back):
+    good = _good_rows(rows)
+    classes = [str(c) for c in back.classes_]
+    frame = pd.DataFrame({"file": files, "class": pd.Series([None] * len(files), dtype=object)})
+    if good.any():
+        frame.loc[good, "class"] = back.predict(rows[good]).astype(str)
+        if hasattr(back, "predict_proba"):
+            frame.loc[good, classes] = back.predict_proba(rows[good])
+    frame["error"] = ""
+    for entry in skipped:
+        frame.loc[entry["index"], "error"] = _reason(entry)
+    return frame
+
+
+def _predict(args, console):
+    files = _collect_files(args.inputs)
+    model = _load(args, console)
+    front, back = _split(model, args.model)
+    rows, skipped = extract_features(front, files, console, description="predict")
+    _report_skipped(skipped, len(files), console)
+    frame = _predictions_frame(files, rows, skipped, back)
+    if args.format == "json":
+        classes = [c for c in frame.columns if c not in ("file", "class", "error")]
+        records = [{"file": r["file"], "class": r["class"],
+                    "probabilities": None if r["error"] else {c: float(r[c]) for c in classes},
+                    "error": r["error"] or None} for r in frame.to_dict("records")]
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    else:
+        frame["class"] = frame["class"].fillna("-")  # the reasons are listed on stderr
+        print(frame.drop(columns="error").to_string(
+            index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+    return _exit_code(args, skipped)
+
+
+def _table_format(path):
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise CommandError(f"{path}: unknown table format {suffix!r}; end the name in .csv or .parquet")
+    return suffix
+
+
+def _write_table(table, path):
+    if _table_format(path) == ".csv":
+        table.to_csv(path, index=False)
+        return
+    try:
+        table.to_parquet(path, index=False)
+    except ImportError:
+        raise CommandError(
+            f"{path}: writing Parquet needs pyarrow (pip install pyarrow); or write .csv"
+        ) from None
+
+
+def _extract(args, console):
+    _table_format(args.output)  # a wrong name fails before any work
+    data = _load_data(args.data_dir, console, min_classes=1)
+    front, _ = _split(make_pipeline(image_size=args.image_size, n_jobs=args.n_jobs),
+                      "make_pipeline")
+    front.fit(data.paths)
+    rows, skipped = extract_features(front, data.paths, console)
+    _report_skipped(skipped, len(rows), console)
+    good = _good_rows(rows)
+    names = front.steps[-1][1].get_feature_names_out()
+    table = pd.concat(
+        [data.frame.loc[good, ["file", "label", "subject"]].reset_index(drop=True),
+         pd.DataFrame(rows[good], columns=names)], axis=1)
+    _write_table(table, args.output)
+    console.note(f"wrote {args.output} ({len(table)} images x {len(names)} features)")
+    return _exit_code(args, skipped)
+
+
+def _demo(args, console):
+    demo = make_demo(n_samples=args.n_samples, image_size=128, random_state=args.random_state)
+    model = make_pipeline(args.classifier, image_size=128, n_jobs=args.n_jobs,
+                          random_state=args.random_state)
+    front, back = _split(model, "make_pipeline")
+    front.fit(demo.images)
+    rows, _ = extract_features(front, demo.images, console)
     cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=args.random_state)
-    predicted = cross_val_predict(pipe, demo.images, demo.target, groups=demo.groups, cv=cv)
-    accuracy = float(np.mean(predicted == demo.target))
+    predicted = cross_val_predict(back, rows, demo.target, groups=demo.groups, cv=cv)
+    report = EvaluationReport(classes=demo.target_names, y_true=demo.target, y_pred=predicted,
+                              fold=np.zeros(len(predicted), int))
     print(f"demo: {len(demo.images)} synthetic slices, {args.classifier}, "
-          f"subject-grouped 5-fold accuracy {accuracy:.3f}")
-    print("confusion matrix (rows true, columns predicted):", ", ".join(demo.target_names))
-    print(confusion_matrix(demo.target, predicted, labels=demo.target_names))
+          f"subject-grouped 5-fold accuracy {report.accuracy:.3f}")
+    print("confusion matrix (rows true, columns predicted):")
+    print(report.confusion_frame().to_string())
     return 0
 
 
+def _options(strict=True):
+    """Options every command shares."""
+    parser = argparse.ArgumentParser(add_help=False)
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbosity",
+                          default=1, help="print only results and errors (no progress bar)")
+    loudness.add_argument("-v", "--verbose", action="store_const", const=2, dest="verbosity",
+                          help="print more detail, and the traceback of an error")
+    if strict:
+        parser.add_argument("--strict", action="store_true",
+                            help=f"exit with code {EXIT_SKIPPED} if any image had to be skipped")
+    return parser
+
+
+def _model_options():
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("model", help="model file written by `braintumor train` (.joblib or .skops)")
+    parser.add_argument("--trust", action="append", metavar="TYPE", default=None,
+                        help=".skops models: also accept this type (module.Name); repeatable")
+    return parser
+
+
+def _work_options(parser):
+    parser.add_argument("--image-size", type=int, default=256, metavar="N",
+                        help="side of the square image the features are computed on (default 256)")
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                        help="parallel workers for feature extraction (-1: all cores)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``braintumor`` command."""
     parser = argparse.ArgumentParser(
-        prog="braintumor", description="Classify brain-tumour MRI slices with classical features."
+        prog="braintumor", description="Classify brain-tumour MRI slices with classical features.",
+        epilog=f"Exit codes: 0 success, 1 error, 2 usage error, {EXIT_SKIPPED} images skipped "
+               "with --strict.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_help = "class-per-folder image tree (<dir>/<class>/<image>; metadata.csv used if present)"
+
+    train = commands.add_parser(
+        "train", parents=[_options()], help="train a model on a folder of images",
+        description="Train the default pipeline on a class-per-folder image tree and save it.")
+    train.add_argument("data_dir", help=data_help)
+    train.add_argument("-o", "--output", required=True,
+                       help="model file to write: .joblib, or .skops for sharing safely")
+    train.add_argument("--classifier", choices=["svm", "rf"], default="svm")
+    _work_options(train)
+    train.add_argument("--cv", type=int, default=None, metavar="K",
+                       help="also print a subject-grouped K-fold cross-validation summary")
+    train.add_argument("--random-state", type=int, default=0)
+    train.set_defaults(run=_train)
+
+    evaluate_ = commands.add_parser(
+        "evaluate", parents=[_options(), _model_options()],
+        help="measure a model on a labelled folder of images",
+        description="Predict every image of a class-per-folder tree and print the metrics.")
+    evaluate_.add_argument("data_dir", help=data_help)
+    evaluate_.add_argument("--report", metavar="FILE.html", help="also write an HTML report")
+    evaluate_.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser(
+        "predict", parents=[_options(), _model_options()],
+        help="class and class probabilities of image files",
+        description="Predict the class of each image file (folders are searched recursively).")
+    predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
+    predict.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    predict.set_defaults(run=_predict)
+
+    extract = commands.add_parser(
+        "extract", parents=[_options()], help="write the feature table of a folder of images",
+        description="Compute the default features of every image: one row per image with "
+                    "file, label and subject.")
+    extract.add_argument("data_dir", help=data_help)
+    extract.add_argument("-o", "--output", required=True, help="table to write: .csv or .parquet")
+    _work_options(extract)
+    extract.set_defaults(run=_extract)
+
     demo = commands.add_parser(
-        "demo", help="train and evaluate on the built-in synthetic demo set",
+        "demo", parents=[_options(strict=False)],
+        help="train and evaluate on the built-in synthetic demo set",
         description="Train the default pipeline on the built-in synthetic demo set and report "
                     "subject-grouped cross-validated accuracy. Needs no download.",
     )
@@ -50,7 +458,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    console = Console(args.verbosity)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        console.warn(" ".join(str(message).splitlines()))
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        try:
+            return args.run(args, console)
+        except KeyboardInterrupt:
+            print("braintumor: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # every failure ends as one line and exit code 1
+            if args.verbosity >= 2:
+                traceback.print_exc()
+            kind = "" if isinstance(exc, (CommandError, ValueError, OSError)) else (
+                f"{type(exc).__name__}: ")
+            message = " ".join(str(exc).splitlines())
+            hint = "" if args.verbosity >= 2 or not kind else " (run with --verbose for details)"
+            print(f"braintumor {args.command}: error: {kind}{message}{hint}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

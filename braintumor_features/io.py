@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-__all__ = ["ImageReadError", "read_image", "to_gray"]
+__all__ = ["ImageReadError", "LargeImageWarning", "image_size", "read_image", "read_images", "to_gray"]
 
-#: Largest number of pixels decoded at full resolution; larger files are
-#: decoded at a reduced scale (1/2, 1/4 or 1/8) so they cannot exhaust memory.
+#: Largest number of pixels decoded. The size is read from the file header
+#: before decoding: a larger JPEG is decoded at a reduced scale (1/2, 1/4 or
+#: 1/8, with a :class:`LargeImageWarning`), any other larger file is refused,
+#: so a huge file cannot exhaust memory.
 MAX_PIXELS = 64_000_000
 
 
 class ImageReadError(ValueError):
     """An image file could not be read; the message names the file and the reason."""
+
+
+class LargeImageWarning(UserWarning):
+    """A JPEG larger than ``MAX_PIXELS`` was decoded at a reduced scale."""
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -67,17 +76,201 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return to_gray(image, name=str(path), bgr=True)
 
 
+def read_images(paths, *, on_error="raise") -> tuple[list, list]:
+    """Read many image files, optionally skipping the ones that fail.
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        The image files.
+    on_error : {"raise", "skip"}, default="raise"
+        ``"raise"`` stops at the first file that cannot be read;
+        ``"skip"`` reads every other file, puts None in place of a failed
+        one, lists it in ``skipped`` and warns with
+        :class:`~braintumor_features.features.SkippedImagesWarning`.
+
+    Returns
+    -------
+    images : list of ndarray or None
+        One per path, as :func:`read_image` returns it; None where skipped.
+    skipped : list of dict
+        One ``{"index", "image", "reason"}`` per file that was skipped.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np, os, tempfile, warnings
+    >>> from braintumor_features.io import read_images
+    >>> folder = tempfile.mkdtemp()
+    >>> good, bad = os.path.join(folder, "good.png"), os.path.join(folder, "bad.png")
+    >>> _ = cv2.imwrite(good, np.zeros((4, 4), np.uint8))
+    >>> _ = open(bad, "wb").write(b"not a png")
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     images, skipped = read_images([good, bad], on_error="skip")
+    >>> images[0].shape, images[1], skipped[0]["index"]
+    ((4, 4), None, 1)
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    images, skipped = [], []
+    for index, path in enumerate(paths):
+        try:
+            images.append(read_image(path))
+        except (ImageReadError, ValueError) as exc:
+            if on_error == "raise":
+                raise
+            images.append(None)
+            skipped.append({"index": index, "image": str(path), "reason": str(exc)})
+    if skipped:
+        from .features import SkippedImagesWarning  # imported here: features imports this module
+
+        listed = "; ".join(f"{entry['reason']}" for entry in skipped[:5])
+        warnings.warn(f"skipped {len(skipped)} of {len(images)} images: {listed}",
+                      SkippedImagesWarning, stacklevel=2)
+    return images, skipped
+
+
+#: Formats people try that are not 2-D image files, with what to do instead.
+_UNSUPPORTED = {
+    ".dcm": "DICOM",
+    ".nii": "NIfTI volume",
+    ".nii.gz": "NIfTI volume",
+    ".mha": "MetaImage volume",
+    ".mhd": "MetaImage volume",
+    ".nrrd": "NRRD volume",
+    ".npy": "NumPy array",
+}
+
+
+def _unsupported_format(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix, kind in _UNSUPPORTED.items():
+        if name.endswith(suffix):
+            return (
+                f"{path}: {kind} files are not read by this library; export each slice to "
+                "PNG, JPEG or TIFF first, or pass the slices as 2-D arrays"
+            )
+    return None
+
+
+def image_size(data: np.ndarray) -> tuple[int, int] | None:
+    """Read (height, width) from the header of an encoded PNG, JPEG, BMP or TIFF.
+
+    Nothing is decoded, so the size of a huge file costs nothing to learn.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The file's bytes.
+
+    Returns
+    -------
+    (height, width) or None
+        None when the format is not one of these or the header is damaged.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np
+    >>> from braintumor_features.io import image_size
+    >>> image_size(cv2.imencode(".png", np.zeros((30, 50), np.uint8))[1])
+    (30, 50)
+    """
+    head = data[:32].tobytes()
+    try:
+        if head.startswith(b"\x89PNG\r\n\x1a\n"):
+            width, height = struct.unpack(">II", head[16:24])
+            return height, width
+        if head.startswith(b"BM"):
+            width, height = struct.unpack("<ii", head[18:26])
+            return abs(height), width
+        if head.startswith(b"\xff\xd8"):
+            return _jpeg_size(data)
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_size(data.tobytes())
+    except struct.error:
+        return None
+    return None
+
+
+def _jpeg_size(data: np.ndarray) -> tuple[int, int] | None:
+    """Walk the JPEG segments to the first start-of-frame marker."""
+    start_of_frame = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+    position = 2
+    while position + 9 <= data.size:
+        if data[position] != 0xFF:
+            return None
+        marker = int(data[position + 1])
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in start_of_frame:
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9].tobytes())
+            return height, width
+        position += 2 + (int(data[position + 2]) << 8 | int(data[position + 3]))
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """ImageWidth and ImageLength of the first TIFF directory."""
+    order = "<" if data[:2] == b"II" else ">"
+    (offset,) = struct.unpack(order + "I", data[4:8])
+    (count,) = struct.unpack(order + "H", data[offset : offset + 2])
+    size = {}
+    for entry in range(count):
+        start = offset + 2 + 12 * entry
+        tag, kind = struct.unpack(order + "HH", data[start : start + 4])
+        if tag in (256, 257):  # ImageWidth, ImageLength: SHORT (3) or LONG (4)
+            fmt = order + ("H" if kind == 3 else "I")
+            size[tag] = struct.unpack(fmt, data[start + 8 : start + 8 + struct.calcsize(fmt)])[0]
+    return (size[257], size[256]) if len(size) == 2 else None
+
+
+def _reduction(height: int, width: int) -> int | None:
+    """The smallest JPEG decoding scale (2, 4 or 8) that fits MAX_PIXELS, if any."""
+    for factor in (2, 4, 8):
+        if math.ceil(height / factor) * math.ceil(width / factor) <= MAX_PIXELS:
+            return factor
+    return None
+
+
+_REDUCED = {2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+            8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
+
+
 def _decode(data: np.ndarray, path: Path) -> np.ndarray:
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    size = image_size(data)
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        factor = _reduction(*size) if is_jpeg else None
+        if factor is None:
+            raise ImageReadError(
+                f"{path}: {size[1]}x{size[0]} pixels is larger than the {MAX_PIXELS} pixels "
+                "this library decodes; downscale the file first (MRI slices rarely need more "
+                "than 1024x1024)"
+            )
+        warnings.warn(
+            f"{path}: {size[1]}x{size[0]} pixels is larger than {MAX_PIXELS} pixels; "
+            f"decoded at 1/{factor} scale to save memory",
+            LargeImageWarning, stacklevel=3,
+        )
+        flags = _REDUCED[factor]
+    if is_jpeg and b"\xff\xd9" not in data[-4096:].tobytes():
+        raise ImageReadError(
+            f"{path}: the JPEG file is truncated (no end-of-image marker); "
+            "copy or export it again"
+        )
     try:
         image = cv2.imdecode(data, flags)
     except cv2.error:
         image = None
     if image is None:
         raise ImageReadError(
-            f"{path}: not a readable image (unknown format, or the file is truncated or corrupt)"
+            _unsupported_format(path)
+            or f"{path}: not a readable image (unknown format, or the file is truncated or "
+            "corrupt); check that it opens in an image viewer"
         )
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:  # a format whose header we do not read
         raise ImageReadError(
             f"{path}: {image.shape[1]}x{image.shape[0]} pixels is larger than the "
             f"{MAX_PIXELS} pixels this library reads; downscale the file first"
