@@ -136,8 +136,8 @@ def write_report(report: EvaluationReport, path, **options) -> Path:
     >>> import numpy as np, os, tempfile
     >>> from braintumor_features.evaluation import EvaluationReport
     >>> from braintumor_features.report import write_report
-    >>> y = np.array(["a", "b"])
-    >>> report = EvaluationReport(np.array(["a", "b"]), y, y, np.array([0, 1]))
+    >>> y = np.array(["a", "b", "a", "b"])
+    >>> report = EvaluationReport(np.array(["a", "b"]), y, y, np.array([0, 0, 1, 1]))
     >>> path = write_report(report, os.path.join(tempfile.mkdtemp(), "report.html"))
     >>> path.read_text().startswith("<!DOCTYPE html>")
     True
