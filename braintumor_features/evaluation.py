@@ -325,8 +325,8 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
     header = [frame.index.name or ""] + [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(label)] + [cell(v) for v in row.tolist()]) + " |")
+    for label, *values in frame.itertuples():  # itertuples keeps each column's type
+        lines.append("| " + " | ".join([str(label)] + [cell(v) for v in values]) + " |")
     return "\n".join(lines)
 
 
