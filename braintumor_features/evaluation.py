@@ -169,13 +169,21 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
     )
 
 
+def _class_aucs(y_true, y_score, classes):
+    """One-vs-rest ROC AUC of each class (NaN for a class absent, or alone, in ``y_true``)."""
+    if y_score is None:
+        return np.full(len(classes), np.nan)
+    return np.array([roc_auc_score(y_true == c, y_score[:, k])
+                     if 0 < (y_true == c).sum() < len(y_true) else np.nan
+                     for k, c in enumerate(classes)])
+
+
 def _auc(y_true, y_score, classes):
-    """Macro one-vs-rest ROC AUC, or NaN where it is undefined (a class absent)."""
-    if y_score is None or len(np.unique(y_true)) < len(classes):
-        return np.nan
+    """Macro one-vs-rest ROC AUC (as ``roc_auc_score(multi_class="ovr")``, but for any scores)."""
+    aucs = _class_aucs(y_true, y_score, classes)
     if len(classes) == 2:
-        return roc_auc_score(y_true == classes[1], y_score[:, 1])
-    return roc_auc_score(y_true, y_score, multi_class="ovr", average="macro", labels=classes)
+        return aucs[1]
+    return np.nan if np.isnan(aucs).any() else aucs.mean()
 
 
 @dataclass
@@ -257,11 +265,7 @@ class EvaluationReport:
         precision, recall, f1, support = precision_recall_fscore_support(
             self.y_true, self.y_pred, labels=self.classes, zero_division=0
         )
-        auc = [np.nan] * len(self.classes)
-        if self.y_score is not None:
-            auc = [roc_auc_score(self.y_true == c, self.y_score[:, k])
-                   if 0 < (self.y_true == c).sum() < len(self.y_true) else np.nan
-                   for k, c in enumerate(self.classes)]
+        auc = _class_aucs(self.y_true, self.y_score, self.classes)
         frame = pd.DataFrame(
             {"precision": precision, "recall": recall, "f1": f1, "support": support,
              "roc_auc": auc},

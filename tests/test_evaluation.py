@@ -59,6 +59,7 @@ def test_warns_without_groups_and_accepts_any_splitter(data):
     report = evaluate(LinearSVC(), X, y, groups=groups, cv=GroupKFold(4))
     assert len(np.unique(report.fold)) == 4
     assert report.y_score.shape == (120, 3)  # decision_function when there is no predict_proba
+    assert 0.5 < report.roc_auc <= 1  # AUC from decision values that are not probabilities
 
 
 def test_tables_as_text_and_json_round_trip(data):
