@@ -184,8 +184,8 @@ def _cross_validate(back, rows, y, groups, folds, random_state):
 
 def _train(args, console):
     data = _load_data(args.data_dir, console, min_classes=2)
-    model = make_pipeline(args.classifier, image_size=args.image_size, n_jobs=args.n_jobs,
-                          random_state=args.random_state)
+    model = make_pipeline(args.classifier, features=args.features, image_size=args.image_size,
+                          n_jobs=args.n_jobs, random_state=args.random_state)
     front, back = _split(model, "make_pipeline")
     front.fit(data.paths)
     rows, skipped = extract_features(front, data.paths, console)
@@ -331,8 +331,8 @@ def _write_table(table, path):
 def _extract(args, console):
     _table_format(args.output)  # a wrong name fails before any work
     data = _load_data(args.data_dir, console, min_classes=1)
-    front, _ = _split(make_pipeline(image_size=args.image_size, n_jobs=args.n_jobs),
-                      "make_pipeline")
+    front, _ = _split(make_pipeline(features=args.features, image_size=args.image_size,
+                                    n_jobs=args.n_jobs), "make_pipeline")
     front.fit(data.paths)
     rows, skipped = extract_features(front, data.paths, console)
     _report_skipped(skipped, len(rows), console)
@@ -386,7 +386,14 @@ def _model_options():
     return parser
 
 
+def _families(text):
+    return text if text == "default" else [name.strip() for name in text.split(",")]
+
+
 def _work_options(parser):
+    parser.add_argument("--features", type=_families, default="default", metavar="NAMES",
+                        help="feature families, comma-separated (glcm,lbp,intensity,region); "
+                             "default: the library's default recipe")
     parser.add_argument("--image-size", type=int, default=256, metavar="N",
                         help="side of the square image the features are computed on (default 256)")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",

@@ -1,0 +1,190 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import cv2
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from braintumor_features.cli import EXIT_SKIPPED, build_parser, main
+from braintumor_features.datasets import make_demo
+from braintumor_features.persistence import load_model
+
+FAST = ["--features", "intensity,glcm", "--image-size", "32"]
+
+
+def _write_tree(root, n_samples=48):
+    demo = make_demo(n_samples=n_samples, image_size=48, random_state=1)
+    for i, (image, label) in enumerate(zip(demo.images, demo.target)):
+        folder = root / label
+        folder.mkdir(parents=True, exist_ok=True)
+        ok, encoded = cv2.imencode(".png", image)
+        (folder / f"coupe {i:02d}.png").write_bytes(encoded.tobytes())  # non-ASCII safe write
+    return root
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """48 slices, 12 per class, under a path with spaces and accents."""
+    return _write_tree(tmp_path_factory.mktemp("cli") / "données IRM")
+
+
+@pytest.fixture(scope="module")
+def model_path(tree):
+    path = tree.parent / "modèle.joblib"
+    assert main(["train", str(tree), "-o", str(path), *FAST, "-q"]) == 0
+    return path
+
+
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_console_script_and_every_subcommand_have_help(capsys):
+    result = subprocess.run([shutil.which("braintumor") or "braintumor", "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("train", "evaluate", "predict", "extract", "demo"):
+        assert command in result.stdout
+        with pytest.raises(SystemExit) as stop:
+            build_parser().parse_args([command, "--help"])
+        assert stop.value.code == 0
+        assert "--quiet" in capsys.readouterr().out
+
+
+def test_train_with_cv_prints_a_grouped_summary_and_stores_metadata(tree, tmp_path, capsys):
+    path = tmp_path / "m.skops"
+    code, out, err = _run(capsys, "train", tree, "-o", path, *FAST, "--cv", "2")
+    assert code == 0
+    assert "subject-grouped 2-fold cross-validation (48 images, 48 subjects)" in out
+    assert "balanced_accuracy" in out and "confusion matrix" in out
+    assert f"wrote {path}" in err and "\r" not in err  # no progress bar when not on a terminal
+    model, meta = load_model(path, return_metadata=True)
+    assert meta["training"]["class_counts"] == {c: 12 for c in model.classes_}
+    assert meta["training"]["cv"]["folds"] == 2 and meta["training"]["n_skipped"] == 0
+
+
+def test_predict_formats_agree_with_the_model(tree, model_path, capsys):
+    files = sorted(str(p) for p in (tree / "glioma").iterdir())[:3]
+    expected = load_model(model_path).predict_proba(files)
+    code, out, _ = _run(capsys, "predict", model_path, *files, "--format", "json")
+    records = json.loads(out)
+    assert code == 0 and [r["file"] for r in records] == files
+    got = np.array([[r["probabilities"][c] for c in sorted(r["probabilities"])] for r in records])
+    np.testing.assert_allclose(got, expected)
+    code, out, _ = _run(capsys, "predict", model_path, tree / "glioma", "--format", "csv")
+    table = pd.read_csv(pd.io.common.StringIO(out))
+    assert len(table) == 12 and table["class"].notna().all()
+    code, out, _ = _run(capsys, "predict", model_path, files[0])
+    assert "coupe" in out and "pituitary" in out.splitlines()[0]
+
+
+def test_predict_reports_bad_files_and_keeps_the_good(tree, model_path, tmp_path, capsys):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    good = sorted((tree / "no_tumor").iterdir())[0]
+    code, out, err = _run(capsys, "predict", model_path, good, bad, "--format", "json")
+    records = json.loads(out)
+    assert code == 0
+    assert records[0]["class"] is not None and records[0]["error"] is None
+    assert records[1]["class"] is None and "not a readable image" in records[1]["error"]
+    assert "skipped 1 of 2" in err and "notes.png" in err
+    code, _, _ = _run(capsys, "predict", model_path, good, bad, "--strict", "-q")
+    assert code == EXIT_SKIPPED
+
+
+def test_evaluate_writes_the_html_report(tree, model_path, tmp_path, capsys):
+    report = tmp_path / "report.html"
+    code, out, err = _run(capsys, "evaluate", model_path, tree, "--report", report)
+    assert code == 0 and "accuracy" in out
+    assert report.read_text().startswith("<!DOCTYPE html>") and f"wrote {report}" in err
+
+
+def test_evaluate_warns_about_labels_the_model_never_saw(tree, model_path, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tree / "glioma", data / "glioma")
+    shutil.copytree(tree / "pituitary", data / "astrocytoma")
+    code, out, err = _run(capsys, "evaluate", model_path, data)
+    assert code == 0
+    assert "never trained on: astrocytoma (12 images)" in err and "they count as errors" in err
+    assert "astrocytoma" in out
+
+
+def test_extract_writes_file_label_subject_and_features(tree, tmp_path, capsys):
+    out_file = tmp_path / "features.csv"
+    code, _, err = _run(capsys, "extract", tree, "-o", out_file, *FAST)
+    table = pd.read_csv(out_file)
+    assert code == 0 and len(table) == 48
+    assert list(table.columns[:3]) == ["file", "label", "subject"]
+    assert table.columns[3].startswith("intensity_") and "48 images" in err
+
+
+def test_extract_parquet(tree, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    out_file = tmp_path / "features.parquet"
+    assert _run(capsys, "extract", tree, "-o", out_file, *FAST)[0] == 0
+    assert len(pd.read_parquet(out_file)) == 48
+
+
+def test_one_class_folder_is_refused_with_one_line(tmp_path, capsys):
+    _write_tree(tmp_path / "data", 8)
+    for label in ("meningioma", "no_tumor", "pituitary"):
+        shutil.rmtree(tmp_path / "data" / label)
+    code, out, err = _run(capsys, "train", tmp_path / "data", "-o", tmp_path / "m.joblib")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "only the class glioma" in err and "at least two" in err
+
+
+def test_empty_class_folder_is_reported_and_ignored(tmp_path, capsys):
+    data = _write_tree(tmp_path / "data", 24)
+    (data / "empty").mkdir()
+    code, _, err = _run(capsys, "train", data, "-o", tmp_path / "m.joblib", *FAST)
+    assert code == 0 and "class folders with no images are ignored: empty" in err
+    assert "empty" not in load_model(tmp_path / "m.joblib").classes_
+
+
+def test_model_from_another_version_warns_and_still_predicts(model_path, tree, tmp_path, capsys):
+    payload = joblib.load(model_path)
+    payload["metadata"]["versions"]["scikit-learn"] = "1.0"
+    old = tmp_path / "old.joblib"
+    joblib.dump(payload, old)
+    code, out, err = _run(capsys, "predict", old, sorted((tree / "glioma").iterdir())[0])
+    assert code == 0 and "coupe" in out
+    assert "warning:" in err and "scikit-learn 1.0" in err and "Retrain" in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["predict", "{tmp}/m.joblib", "{tmp}/missing.png"], "missing.png: no such file or folder"),
+    (["predict", "{tmp}/text.joblib", "{tmp}/ok.png"], "text.joblib: not a model file"),
+    (["evaluate", "{tmp}/missing.joblib", "{tmp}"], "missing.joblib: no such model file"),
+    (["extract", "{tmp}", "-o", "{tmp}/f.xlsx"], "unknown table format '.xlsx'"),
+    (["train", "{tmp}/nowhere", "-o", "{tmp}/m.joblib"], "nowhere: no such data folder"),
+])
+def test_errors_are_one_line_naming_the_file(tmp_path, capsys, args, message):
+    (tmp_path / "text.joblib").write_text("hello")
+    cv2.imwrite(str(tmp_path / "ok.png"), np.zeros((8, 8), np.uint8))
+    code, _, err = _run(capsys, *[a.format(tmp=tmp_path) for a in args])
+    assert code == 1 and err.count("\n") == 1 and message in err
+
+
+def test_unexpected_failure_is_one_line_with_a_hint(monkeypatch, tmp_path, capsys):
+    import braintumor_features.cli as cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "load_folder", broken)
+    code, _, err = _run(capsys, "extract", tmp_path, "-o", tmp_path / "f.csv")
+    assert code == 1 and err == "braintumor extract: error: RuntimeError: boom " \
+                                "(run with --verbose for details)\n"
+
+
+def test_demo_runs_end_to_end(capsys):
+    code, out, _ = _run(capsys, "demo", "--n-samples", "40", "-q")
+    assert code == 0 and "subject-grouped 5-fold accuracy" in out
+    assert "pituitary" in out
