@@ -324,7 +324,7 @@ def _write_table(table, path):
         table.to_parquet(path, index=False)
     except ImportError:
         raise CommandError(
-            f"{path}: writing Parquet needs pyarrow (pip install pyarrow); or write .csv"
+            f"{path}: writing Parquet needs pyarrow (pip install 'braintumor-features[parquet]'); or write .csv"
         ) from None
 
 
