@@ -12,9 +12,13 @@ preprocessing chain (see :class:`~braintumor_features.images.ImageSequence`).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 from numbers import Integral
 
+import cv2
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -24,10 +28,67 @@ from sklearn.utils.parallel import Parallel, delayed
 from ..images import ImageSequence
 from ..preprocessing import head_mask
 
-__all__ = ["FeatureExtractor", "SkippedImagesWarning", "extract", "region_mask"]
+__all__ = ["FeatureExtractor", "SkippedImagesWarning", "extract", "image_head_mask", "region_mask"]
 
 #: The regions a feature family can be computed over.
 REGIONS = StrOptions({"image", "head", "mask"})
+
+#: The image being processed by ``_batch_rows`` and what has been computed
+#: from it so far, shared by the feature families of that image.
+_current_image: ContextVar = ContextVar("braintumor_features_current_image", default=None)
+
+
+@contextmanager
+def _sharing(image):
+    """Let the families of one image share its head mask (see :func:`image_head_mask`)."""
+    token = _current_image.set((image, {}))
+    try:
+        yield
+    finally:
+        _current_image.reset(token)
+
+
+def image_head_mask(image):
+    """:func:`~braintumor_features.preprocessing.head_mask`, computed once per image.
+
+    While the extraction core processes an image, every family asking for
+    that same array's head mask gets one shared, read-only mask; outside it
+    (or for another array) the mask is computed afresh.
+    """
+    current = _current_image.get()
+    if current is None or current[0] is not image:
+        return head_mask(image)
+    memo = current[1]
+    if "head" not in memo:
+        memo["head"] = head_mask(image)
+        memo["head"].flags.writeable = False
+    return memo["head"]
+
+
+_opencv_lock = threading.Lock()
+_opencv_users = [0, None]  # batches running, OpenCV's thread count before the first
+
+
+@contextmanager
+def _single_threaded_opencv():
+    """Run OpenCV single-threaded while batches run: parallelism is over images.
+
+    OpenCV's own threads would compete with the joblib workers (and make
+    ``n_jobs=1`` use several cores); the previous setting is restored when
+    the last concurrent batch ends.
+    """
+    with _opencv_lock:
+        if _opencv_users[0] == 0:
+            _opencv_users[1] = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _opencv_users[0] += 1
+    try:
+        yield
+    finally:
+        with _opencv_lock:
+            _opencv_users[0] -= 1
+            if _opencv_users[0] == 0:
+                cv2.setNumThreads(_opencv_users[1])
 
 
 def region_mask(image, mask, region):
@@ -49,7 +110,7 @@ def region_mask(image, mask, region):
     if region == "image":
         return None
     if region == "head":
-        return head_mask(image)
+        return image_head_mask(image)
     if mask is None:
         raise ValueError(
             "region='mask' needs a tumour mask with every image: pass MaskedImage items "
@@ -67,18 +128,21 @@ class SkippedImagesWarning(UserWarning):
 def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
     rows = np.full((len(images), n_features), np.nan)
     skipped = []
-    for index in range(len(images)):
-        try:
-            rows[index] = function(*images.load(index))
-        except Exception as exc:
-            if on_error == "raise":
-                if isinstance(exc, ValueError) and images.name(index) not in str(exc):
-                    raise ValueError(f"{images.name(index)}: {exc}") from exc
-                raise
-            skipped.append(
-                {"index": offset + index, "image": images.name(index),
-                 "reason": f"{type(exc).__name__}: {exc}"}
-            )
+    with _single_threaded_opencv():
+        for index in range(len(images)):
+            try:
+                image, mask = images.load(index)
+                with _sharing(image):
+                    rows[index] = function(image, mask)
+            except Exception as exc:
+                if on_error == "raise":
+                    if isinstance(exc, ValueError) and images.name(index) not in str(exc):
+                        raise ValueError(f"{images.name(index)}: {exc}") from exc
+                    raise
+                skipped.append(
+                    {"index": offset + index, "image": images.name(index),
+                     "reason": f"{type(exc).__name__}: {exc}"}
+                )
     return rows, skipped
 
 

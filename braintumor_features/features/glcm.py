@@ -8,8 +8,10 @@ classification", IEEE Trans. Systems, Man and Cybernetics 3(6), 1973.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from numbers import Integral, Real
 
+import cv2
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
@@ -54,17 +56,28 @@ def quantize(image: np.ndarray, levels: int) -> np.ndarray:
     """
     if image.dtype == np.uint8:
         return ((image.astype(np.uint16) * levels) >> 8).astype(np.uint16)
-    image = image.astype(np.float64, copy=False)
-    low, high = image.min(), image.max()
+    image = np.ascontiguousarray(image, dtype=np.float64)
+    low, high, _, _ = cv2.minMaxLoc(image)
     if high <= low:
         return np.zeros(image.shape, np.uint16)
-    scaled = np.floor((image - low) * (levels / (high - low)))
-    return np.minimum(scaled, levels - 1).astype(np.uint16)
+    scaled = np.subtract(image, low)
+    scaled *= levels / (high - low)
+    # Non-negative, so truncating to an integer is the floor.
+    return np.minimum(scaled, levels - 1, out=scaled).astype(np.uint16)
 
 
 def _offset(distance, angle):
     # scikit-image's convention: angle 0 looks right, pi/2 looks down.
     return int(round(np.sin(angle) * distance)), int(round(np.cos(angle) * distance))
+
+
+def _pair_counts(first, second, bins):
+    """Joint histogram of two equally shaped integer images, values < bins."""
+    if first.size < 2**24:  # calcHist counts in float32: exact below 2**24
+        counts = cv2.calcHist([first, second], [0, 1], None, [bins, bins], [0, bins, 0, bins])
+        return counts.astype(np.int64)
+    codes = first.astype(np.intp) * bins + second
+    return np.bincount(codes.ravel(), minlength=bins * bins).reshape(bins, bins)
 
 
 def cooccurrence(levels_image, distances, angles, levels, *, symmetric=True, mask=None):
@@ -88,6 +101,13 @@ def cooccurrence(levels_image, distances, angles, levels, *, symmetric=True, mas
     counts : ndarray of shape (len(distances), len(angles), levels, levels)
         Equal to ``skimage.feature.graycomatrix(...)`` moved to this axis order.
 
+    Notes
+    -----
+    Pixels outside the mask and outside the image get the extra grey level
+    ``levels``; the pairs of each offset are counted with one joint
+    histogram (``cv2.calcHist``) and the extra level's row and column are
+    dropped, so no pair is masked or shifted separately.
+
     Examples
     --------
     >>> import numpy as np
@@ -96,22 +116,41 @@ def cooccurrence(levels_image, distances, angles, levels, *, symmetric=True, mas
     array([[0, 1],
            [0, 1]])
     """
-    image = np.asarray(levels_image, dtype=np.intp)
+    image = np.asarray(levels_image)
+    low, high = (int(v) for v in (image.min(), image.max())) if image.size else (0, 0)
+    if low < 0 or high >= levels:
+        raise ValueError(f"levels_image has values {low}..{high}; they must lie in 0..{levels - 1}")
+    offsets = [[_offset(distance, angle) for angle in angles] for distance in distances]
+    reach = max([abs(v) for row in offsets for offset in row for v in offset], default=0)
+    marked = image.astype(np.uint8 if levels < 256 else np.uint16)
+    if mask is not None:
+        marked[~mask] = levels
+    padded = cv2.copyMakeBorder(marked, reach, reach, reach, reach, cv2.BORDER_CONSTANT, value=levels)
     height, width = image.shape
-    out = np.zeros((len(distances), len(angles), levels, levels), dtype=np.int64)
-    for d_index, distance in enumerate(distances):
-        for a_index, angle in enumerate(angles):
-            dr, dc = _offset(distance, angle)
-            rows = slice(max(0, -dr), height - max(0, dr))
-            cols = slice(max(0, -dc), width - max(0, dc))
-            moved = (slice(rows.start + dr, rows.stop + dr), slice(cols.start + dc, cols.stop + dc))
-            first, second = image[rows, cols], image[moved]
-            codes = first * levels + second
-            if mask is not None:
-                codes = codes[mask[rows, cols] & mask[moved]]
-            counts = np.bincount(codes.ravel(), minlength=levels * levels).reshape(levels, levels)
+    centre = padded[reach : reach + height, reach : reach + width]
+    out = np.empty((len(distances), len(angles), levels, levels), dtype=np.int64)
+    for d_index, row in enumerate(offsets):
+        for a_index, (dr, dc) in enumerate(row):
+            moved = padded[reach + dr : reach + dr + height, reach + dc : reach + dc + width]
+            counts = _pair_counts(centre, moved, levels + 1)[:levels, :levels]
             out[d_index, a_index] = counts + counts.T if symmetric else counts
     return out
+
+
+@lru_cache(maxsize=8)
+def _grid(levels):
+    """Constants of :func:`haralick` for one number of grey levels (read-only)."""
+    k = np.arange(levels, dtype=np.float64)
+    ks = np.arange(2 * levels - 1, dtype=np.float64)
+    i, j = np.meshgrid(k, k, indexing="ij")
+    to_sum = np.eye(2 * levels - 1)[(i + j).astype(np.intp).ravel()]
+    to_diff = np.eye(levels)[np.abs(i - j).astype(np.intp).ravel()]
+    product = (i * j).ravel()
+    closeness = (1.0 / (1.0 + (i - j) ** 2)).ravel()
+    constants = (k, ks, to_sum, to_diff, product, closeness)
+    for array in constants:
+        array.flags.writeable = False
+    return constants
 
 
 def _entropy(p, axis):
@@ -149,26 +188,22 @@ def haralick(counts: np.ndarray) -> np.ndarray:
     levels = counts.shape[-1]
     total = counts.sum(axis=(-2, -1), keepdims=True)
     p = counts / np.where(total > 0, total, 1.0)
-    k = np.arange(levels, dtype=np.float64)
-    i, j = np.meshgrid(k, k, indexing="ij")
+    k, ks, to_sum, to_diff, product, closeness = _grid(levels)
     # Marginals: px over rows (i), py over columns (j); sums and differences of i and j.
     px, py = p.sum(axis=-1), p.sum(axis=-2)
     flat = p.reshape(p.shape[:-2] + (levels * levels,))
-    sum_index = (i + j).astype(np.intp).ravel()
-    diff_index = np.abs(i - j).astype(np.intp).ravel()
-    p_sum = flat @ np.eye(2 * levels - 1)[sum_index]
-    p_diff = flat @ np.eye(levels)[diff_index]
-    ks = np.arange(2 * levels - 1, dtype=np.float64)
+    p_sum = flat @ to_sum
+    p_diff = flat @ to_diff
 
     mean_x, mean_y = px @ k, py @ k
     var_x, var_y = px @ k**2 - mean_x**2, py @ k**2 - mean_y**2
     std_x, std_y = np.sqrt(np.maximum(var_x, 0)), np.sqrt(np.maximum(var_y, 0))
     asm = (flat**2).sum(axis=-1)
     contrast = p_diff @ k**2
-    cross = flat @ (i * j).ravel() - mean_x * mean_y
+    cross = flat @ product - mean_x * mean_y
     flat_std = std_x * std_y
     correlation = np.where(flat_std > 0, cross / np.where(flat_std > 0, flat_std, 1.0), 1.0)
-    homogeneity = flat @ (1.0 / (1.0 + (i - j) ** 2)).ravel()
+    homogeneity = flat @ closeness
     sum_average = p_sum @ ks
     sum_variance = p_sum @ ks**2 - sum_average**2
     sum_entropy = _entropy(p_sum, -1)
@@ -179,8 +214,9 @@ def haralick(counts: np.ndarray) -> np.ndarray:
     hx, hy = _entropy(px, -1), _entropy(py, -1)
     outer = px[..., :, None] * py[..., None, :]
     outer_flat = outer.reshape(flat.shape)
-    hxy1 = -(flat * np.log2(np.where(outer_flat > 0, outer_flat, 1.0))).sum(axis=-1)
-    hxy2 = _entropy(outer_flat, -1)
+    outer_logs = np.log2(np.where(outer_flat > 0, outer_flat, 1.0))
+    hxy1 = -(flat * outer_logs).sum(axis=-1)
+    hxy2 = -(outer_flat * outer_logs).sum(axis=-1)
     h_max = np.maximum(hx, hy)
     imc1 = (entropy - hxy1) / np.where(h_max > 0, h_max, 1.0)
     imc2 = np.sqrt(np.maximum(0.0, 1.0 - np.exp(-2.0 * (hxy2 - entropy))))

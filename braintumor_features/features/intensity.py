@@ -55,22 +55,28 @@ def first_order(values: np.ndarray, bins: int, value_range) -> np.ndarray:
     (5.0, 10.0, 3.4594)
     """
     values = values.astype(np.float64, copy=False).ravel()
+    return _first_order(values, np.histogram(values, bins=bins, range=value_range)[0])
+
+
+def _first_order(values, counts):
+    """:func:`first_order` of float64 ``values`` given their histogram ``counts``."""
     mean = values.mean()
     centred = values - mean
-    variance = (centred**2).mean()
+    squared = centred * centred
+    variance = squared.mean()
     std = np.sqrt(variance)
-    skewness = (centred**3).mean() / std**3 if std > 0 else 0.0
-    kurtosis = (centred**4).mean() / variance**2 if variance > 0 else 0.0
+    skewness = (squared * centred).mean() / std**3 if std > 0 else 0.0
+    kurtosis = (squared * squared).mean() / variance**2 if variance > 0 else 0.0
     p10, p25, median, p75, p90 = np.percentile(values, [10, 25, 50, 75, 90])
     inner = values[(values >= p10) & (values <= p90)]
     robust_mad = np.abs(inner - inner.mean()).mean()
-    counts, _ = np.histogram(values, bins=bins, range=value_range)
     p = counts / max(values.size, 1)
     nonzero = p[p > 0]
+    low, high = values.min(), values.max()
+    mean_square = np.dot(values, values) / max(values.size, 1)
     return np.array([
-        mean, std, variance, skewness, kurtosis, values.min(), values.max(),
-        values.max() - values.min(), median, p10, p25, p75, p90, p75 - p25,
-        np.abs(centred).mean(), robust_mad, np.sqrt((values**2).mean()), (values**2).mean(),
+        mean, std, variance, skewness, kurtosis, low, high, high - low, median, p10, p25, p75,
+        p90, p75 - p25, np.abs(centred).mean(), robust_mad, np.sqrt(mean_square), mean_square,
         -(nonzero * np.log2(nonzero)).sum(), (p**2).sum(),
     ])
 
@@ -134,11 +140,11 @@ class IntensityFeatures(FeatureExtractor):
     def _features(self, image, mask):
         region = region_mask(image, mask, self.region)
         values = image[region] if region is not None else image.ravel()
-        value_range = _value_range(image, values)
-        stats = first_order(values, self.bins, value_range)
+        values = values.astype(np.float64, copy=False)
+        counts, _ = np.histogram(values, bins=self.bins, range=_value_range(image, values))
+        stats = _first_order(values, counts)
         if not self.histogram:
             return stats
-        counts, _ = np.histogram(values, bins=self.bins, range=value_range)
         return np.concatenate([stats, counts / values.size])
 
     def _feature_names(self):

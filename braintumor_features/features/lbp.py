@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from numbers import Integral, Real
 
+import cv2
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
@@ -49,23 +50,58 @@ def _sampling(points: int, radius: float):
     return tuple(taps)
 
 
-def _shifted(padded, pad, shape, dr, dc):
-    return padded[pad + dr : pad + dr + shape[0], pad + dc : pad + dc + shape[1]]
+@lru_cache(maxsize=None)
+def _kernels(points: int, radius: float):
+    """Per sampling point: an integer offset, or a correlation kernel.
+
+    A point on the pixel grid is ``((dr, dc), None)``; an interpolated one is
+    ``(None, (kernel, anchor))``, the smallest kernel holding its bilinear
+    weights and ``-1`` at the centre, so that ``cv2.filter2D`` gives the
+    interpolated neighbour minus the centre in one pass. (The kernel is kept
+    small: OpenCV filters 64-bit images through the Fourier transform from 50
+    kernel elements on, which is slow.)
+    """
+    kernels = []
+    for taps in _sampling(points, radius):
+        if len(taps) == 1:
+            kernels.append(((taps[0][0], taps[0][1]), None))
+            continue
+        rows = [dr for dr, _, _ in taps] + [0]
+        cols = [dc for _, dc, _ in taps] + [0]
+        top, left = min(rows), min(cols)
+        kernel = np.zeros((max(rows) - top + 1, max(cols) - left + 1))
+        for dr, dc, weight in taps:
+            kernel[dr - top, dc - left] = weight
+        kernel[-top, -left] -= 1.0
+        kernels.append((None, (kernel, (-left, -top))))
+    return tuple(kernels)
+
+
+#: An interpolated difference within this fraction of the image's largest
+#: magnitude counts as a tie (many times the rounding error of the filter).
+TIE_TOLERANCE = 2.0**-44
 
 
 def _bits(image: np.ndarray, points: int, radius: float) -> np.ndarray:
-    """Boolean array (points, height, width): neighbour p >= centre."""
-    image = image.astype(np.float64, copy=False)
+    """Array of bool (points, height, width): neighbour p >= centre."""
+    image = np.ascontiguousarray(image, dtype=np.float64)
     pad = int(np.ceil(radius)) + 1
-    padded = np.pad(image, pad)  # zeros outside the image, as scikit-image
-    bits = np.empty((points,) + image.shape, dtype=bool)
-    for p, taps in enumerate(_sampling(points, radius)):
-        # Differences first, then the weighted sum: a neighbour equal to the
-        # centre contributes exactly zero, so ties are exact.
-        total = np.zeros(image.shape)
-        for dr, dc, weight in taps:
-            total += weight * (_shifted(padded, pad, image.shape, dr, dc) - image)
-        np.greater_equal(total, 0.0, out=bits[p])
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    height, width = image.shape
+    tie = -TIE_TOLERANCE * float(np.abs(image).max(initial=0.0))
+    bits = np.empty((points, height, width), dtype=bool)
+    difference = np.empty_like(image)
+    for p, (offset, interpolated) in enumerate(_kernels(points, radius)):
+        if interpolated is None:
+            dr, dc = offset
+            neighbour = padded[pad + dr : pad + dr + height, pad + dc : pad + dc + width]
+            np.greater_equal(neighbour, image, out=bits[p])
+        else:
+            kernel, anchor = interpolated
+            cv2.filter2D(
+                image, -1, kernel, dst=difference, anchor=anchor, borderType=cv2.BORDER_CONSTANT
+            )
+            np.greater_equal(difference, tie, out=bits[p])
     return bits
 
 
@@ -120,8 +156,12 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
     -----
     Neighbours are interpolated bilinearly and pixels outside the image are
     0, as in ``skimage.feature.local_binary_pattern``. A neighbour equal to
-    the centre sets its bit (the definition ``s(x) = 1 if x >= 0``); the
-    differences are summed before comparing, so ties are exact.
+    the centre sets its bit (the definition ``s(x) = 1 if x >= 0``). The
+    interpolated difference to the centre is computed in one filter pass in
+    double precision, and a difference within ``TIE_TOLERANCE`` (2**-44) of
+    the image's largest magnitude counts as a tie, so exact ties set the bit
+    whatever the rounding. On integer images the codes equal scikit-image's
+    except at such ties, which scikit-image decides by its rounding.
 
     Examples
     --------
@@ -130,13 +170,15 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
     >>> int(lbp_codes(np.full((5, 5), 7.0), 8, 1)[2, 2])  # flat: all bits set
     8
     """
-    bits = _bits(image, points, radius)
+    bits = _bits(image, points, radius).view(np.uint8)
     if method == "uniform":
-        ones = bits.sum(axis=0, dtype=np.int32)
-        changes = (bits != np.roll(bits, 1, axis=0)).sum(axis=0, dtype=np.int32)
-        return np.where(changes <= 2, ones, points + 1)
-    weights = (1 << np.arange(points, dtype=np.int64))[:, None, None]
-    codes = (bits * weights).sum(axis=0)
+        count = np.uint8 if points < 255 else np.uint16
+        ones = bits.sum(axis=0, dtype=count)
+        changes = (bits[1:] != bits[:-1]).sum(axis=0, dtype=count) + (bits[0] != bits[-1])
+        return np.where(changes <= 2, ones, count(points + 1))
+    codes = np.zeros(image.shape, dtype=np.int32)
+    for p in range(points):
+        codes |= bits[p].astype(np.int32) << p
     return _ror_table(points)[codes]
 
 

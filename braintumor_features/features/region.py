@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from ..preprocessing import head_mask
-from ._extraction import FeatureExtractor
+from ._extraction import FeatureExtractor, image_head_mask
 
 __all__ = ["RegionFeatures", "shape_descriptors"]
 
@@ -164,7 +163,7 @@ class RegionFeatures(FeatureExtractor):
         self.on_error = on_error
 
     def _features(self, image, mask):
-        head = head_mask(image)
+        head = image_head_mask(image)
         parts = []
         if self.regions in ("head", "both"):
             parts.append(shape_descriptors(head, image))
