@@ -115,8 +115,15 @@ def make_pipeline(
         Side of the square canonical image.
     n_jobs : int, default=None
         Parallel workers for feature extraction (and the random forest).
-    memory : str, joblib.Memory or None, default=None
-        Passed to :class:`sklearn.pipeline.Pipeline` to cache fitted steps.
+    memory : bool, str, joblib.Memory, FeatureCache or None, default=None
+        Cache each image's feature row (the costly part), keyed by the
+        image's content, the preprocessing and the feature parameters, so
+        that a grid search over the classifier's parameters, or a refit,
+        extracts each image once: ``True`` keeps rows in memory, a directory
+        or :class:`joblib.Memory` on disk (shared by worker processes and
+        sessions). Passed to the ``features`` step as ``cache`` (see
+        :class:`~braintumor_features.features.FeatureCache`); the fitted
+        steps themselves are cheap and not cached.
     random_state : int or None, default=None
         Seed of the classifier.
 
@@ -145,9 +152,8 @@ def make_pipeline(
             ("resize", Resize(size=image_size)),
             ("clahe", CLAHE()),
             ("normalize", NormalizeIntensity()),
-            ("features", ImageFeatures(_families(features), n_jobs=n_jobs)),
+            ("features", ImageFeatures(_families(features), n_jobs=n_jobs, cache=memory)),
             ("scale", StandardScaler()),
             ("classifier", _classifier(classifier, n_jobs, random_state)),
         ],
-        memory=memory,
     )

@@ -43,6 +43,7 @@ FEATURES = [
     RegionFeatures(),
     RegionFeatures(regions="both", asymmetry=False),
     ImageFeatures([("glcm", GLCMFeatures(distances=[1], levels=8)), ("lbp", LBPFeatures(radii=[1]))]),
+    ImageFeatures([("lbp", LBPFeatures(radii=[1]))], cache=True),
 ]
 
 CLASSIFIERS = [SVMClassifier(random_state=0)]

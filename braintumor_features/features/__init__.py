@@ -5,6 +5,7 @@ Each family is a scikit-learn transformer with ``get_feature_names_out`` and
 parallel pass.
 """
 
+from ._cache import FeatureCache
 from ._extraction import FeatureExtractor, SkippedImagesWarning
 from .combined import ImageFeatures
 from .glcm import GLCMFeatures
@@ -13,6 +14,7 @@ from .lbp import LBPFeatures
 from .region import RegionFeatures
 
 __all__ = [
+    "FeatureCache",
     "FeatureExtractor",
     "GLCMFeatures",
     "ImageFeatures",

@@ -21,12 +21,14 @@ from numbers import Integral
 import cv2
 import numpy as np
 from joblib import effective_n_jobs
+from joblib.parallel import get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..images import ImageSequence
 from ..preprocessing import head_mask
+from ._cache import RUNTIME_PARAMETERS, item_digest, parameters_digest
 
 __all__ = ["FeatureExtractor", "SkippedImagesWarning", "extract", "image_head_mask", "region_mask"]
 
@@ -146,7 +148,59 @@ def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
     return rows, skipped
 
 
-def extract(images, function, *, n_features, n_jobs=None, batch_size=None, on_error="raise"):
+def _in_worker():
+    """Whether this code already runs inside a joblib worker (nested call)."""
+    backend, _ = get_active_backend()
+    return getattr(backend, "nesting_level", 0) > 0
+
+
+def _compute(images, function, n_features, n_jobs, batch_size, on_error):
+    """Rows of ``images`` and the skipped ones (by position in ``images``), in batches."""
+    n = len(images)
+    # Inside another joblib worker (e.g. GridSearchCV(n_jobs=2)), the outer
+    # level already uses the cores: compute this worker's images in turn.
+    workers = 1 if _in_worker() else effective_n_jobs(n_jobs)
+    if batch_size is None:
+        batch_size = max(1, min(64, math.ceil(n / (4 * workers))))
+    tasks = [(images[start : start + batch_size], start) for start in range(0, n, batch_size)]
+    if workers == 1 or len(tasks) <= 1:
+        parts = [_batch_rows(function, batch, n_features, on_error, start) for batch, start in tasks]
+    else:
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_batch_rows)(function, batch, n_features, on_error, start)
+            for batch, start in tasks
+        )
+    rows = np.vstack([part[0] for part in parts]) if parts else np.empty((0, n_features))
+    return rows, [entry for part in parts for entry in part[1]]
+
+
+def _cached_rows(images, cache, signature, n_features, compute):
+    """Rows from ``cache`` where stored; ``compute`` the others and store them."""
+    parameters = parameters_digest(images.steps, signature)
+    keys = [f"{parameters}-{item_digest(item)}" for item in images.items]
+    rows = np.empty((len(images), n_features))
+    missing = []
+    for index, key in enumerate(keys):
+        row = cache.get(key)
+        if row is None or row.shape != (n_features,):
+            missing.append(index)
+        else:
+            rows[index] = row
+    computed, skipped = compute(images[missing])
+    for entry in skipped:  # computed in a subset: give each its position in X
+        entry["index"] = missing[entry["index"]]
+    failed = {entry["index"] for entry in skipped}
+    for position, index in enumerate(missing):
+        rows[index] = computed[position]
+        if index not in failed:
+            cache.put(keys[index], computed[position])
+    return rows, skipped
+
+
+def extract(
+    images, function, *, n_features, n_jobs=None, batch_size=None, on_error="raise", cache=None,
+    signature=None,
+):
     """Apply ``function(image, mask) -> 1-D array`` to every image, in parallel.
 
     Parameters
@@ -158,7 +212,9 @@ def extract(images, function, *, n_features, n_jobs=None, batch_size=None, on_er
     n_features : int
         Length of each row.
     n_jobs : int or None
-        Number of worker processes (None means 1, -1 all cores).
+        Number of worker processes (None means 1, -1 all cores). Inside
+        another joblib worker (a grid search with ``n_jobs``), images are
+        computed in turn, so the two levels do not oversubscribe the cores.
     batch_size : int or None
         Images per task; None chooses about four tasks per worker, at most
         64 images each.
@@ -166,6 +222,13 @@ def extract(images, function, *, n_features, n_jobs=None, batch_size=None, on_er
         What a failing image (unreadable file, unusable array) does: stop
         everything with an error naming the image, or give a row of NaN and
         be listed in ``skipped`` while every other image is processed.
+    cache : FeatureCache or None, default=None
+        Rows of images seen before (same content, same preprocessing, same
+        ``signature``) are read from it; the others are computed and stored.
+        Rows of skipped images are not stored.
+    signature : object
+        What, besides the image and its preprocessing, determines a row (the
+        extractor's class and parameters); required with ``cache``.
 
     Returns
     -------
@@ -175,26 +238,19 @@ def extract(images, function, *, n_features, n_jobs=None, batch_size=None, on_er
         One ``{"index", "image", "reason"}`` per skipped image.
     """
     images = ImageSequence(images)
-    n = len(images)
-    workers = effective_n_jobs(n_jobs)
-    if batch_size is None:
-        batch_size = max(1, min(64, math.ceil(n / (4 * workers))))
-    starts = range(0, n, batch_size)
-    tasks = [(images[start : start + batch_size], start) for start in starts]
-    if workers == 1 or len(tasks) <= 1:
-        parts = [_batch_rows(function, batch, n_features, on_error, start) for batch, start in tasks]
+
+    def compute(subset):
+        return _compute(subset, function, n_features, n_jobs, batch_size, on_error)
+
+    if cache is None:
+        rows, skipped = compute(images)
     else:
-        parts = Parallel(n_jobs=n_jobs)(
-            delayed(_batch_rows)(function, batch, n_features, on_error, start)
-            for batch, start in tasks
-        )
-    rows = np.vstack([part[0] for part in parts]) if parts else np.empty((0, n_features))
-    skipped = [entry for part in parts for entry in part[1]]
+        rows, skipped = _cached_rows(images, cache, signature, n_features, compute)
     if skipped:
         listed = "; ".join(f"{e['image']} ({e['reason']})" for e in skipped[:5])
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
         warnings.warn(
-            f"skipped {len(skipped)} of {n} images, their rows are NaN: {listed}{more}",
+            f"skipped {len(skipped)} of {len(images)} images, their rows are NaN: {listed}{more}",
             SkippedImagesWarning,
             stacklevel=3,
         )
@@ -259,9 +315,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_parameters()
+        cache = self._feature_cache()
         rows, self.skipped_ = extract(
             X, self._features, n_features=len(self._feature_names()), n_jobs=self.n_jobs,
-            batch_size=self.batch_size, on_error=self.on_error,
+            batch_size=self.batch_size, on_error=self.on_error, cache=cache,
+            signature=None if cache is None else self._cache_signature(),
         )
         return rows
 
@@ -283,6 +341,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     def _check_parameters(self):
         """Checks that go beyond ``_parameter_constraints``; subclasses extend."""
+
+    def _feature_cache(self):
+        """The :class:`FeatureCache` rows are kept in, or None (no caching)."""
+        return None
+
+    def _cache_signature(self):
+        """What determines a row besides the image: class and parameters."""
+        params = {name: value for name, value in self.get_params(deep=False).items()
+                  if name not in RUNTIME_PARAMETERS}
+        return type(self).__module__, type(self).__qualname__, params
 
     def _features(self, image, mask):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+from joblib import Memory
 from sklearn.utils.metaestimators import _BaseComposition
 
+from ._cache import FeatureCache
 from ._extraction import FeatureExtractor
 
 __all__ = ["ImageFeatures"]
@@ -31,6 +35,14 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
     on_error : {"raise", "skip"}, default="raise"
         ``"skip"``: an image that cannot be read or processed gets a row of
         NaN and is listed in ``skipped_``; the others are all computed.
+    cache : FeatureCache, bool, str, path or joblib.Memory, default=None
+        Keep each image's row and reuse it when the same image comes again
+        with the same preprocessing and family parameters (a grid search
+        over the classifier's parameters then extracts each image once).
+        ``True``: in this process's memory; a directory or
+        :class:`joblib.Memory`: on disk, shared by worker processes; or a
+        :class:`~braintumor_features.features.FeatureCache`. See
+        :class:`~braintumor_features.features.FeatureCache` for the keys.
 
     Examples
     --------
@@ -49,13 +61,15 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
     _parameter_constraints = {
         **FeatureExtractor._parameter_constraints,
         "families": [list],
+        "cache": [FeatureCache, "boolean", str, os.PathLike, Memory, None],
     }
 
-    def __init__(self, families, *, n_jobs=None, batch_size=None, on_error="raise"):
+    def __init__(self, families, *, n_jobs=None, batch_size=None, on_error="raise", cache=None):
         self.families = families
         self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.on_error = on_error
+        self.cache = cache
 
     def get_params(self, deep=True):
         """Parameters of this estimator and, with ``deep``, of every family."""
@@ -79,6 +93,16 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
                 )
             family._validate_params()
             family._check_parameters()
+
+    def _feature_cache(self):
+        if isinstance(self.cache, FeatureCache):
+            return self.cache
+        if self.cache is True:
+            return FeatureCache()
+        return None if self.cache is None or self.cache is False else FeatureCache(self.cache)
+
+    def _cache_signature(self):
+        return [(name, family._cache_signature()) for name, family in self.families]
 
     def _features(self, image, mask):
         return np.concatenate([family._features(image, mask) for _, family in self.families])

@@ -1,0 +1,186 @@
+"""The per-image feature cache: reuse across calls, clones and folds, never a wrong row."""
+
+import pickle
+from numbers import Real
+
+import numpy as np
+import pytest
+from joblib import Memory
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from braintumor_features import make_pipeline
+from braintumor_features.features import FeatureCache, GLCMFeatures, ImageFeatures
+from braintumor_features.features._extraction import FeatureExtractor
+from braintumor_features.images import MaskedImage
+from braintumor_features.preprocessing import Denoise, Resize
+
+
+class Counting(FeatureExtractor):
+    """Mean and masked mean of an image, scaled; counts the images it computes."""
+
+    computed = []
+    _parameter_constraints = {**FeatureExtractor._parameter_constraints, "scale": [Real]}
+
+    def __init__(self, scale=1.0, n_jobs=None, batch_size=None, on_error="raise"):
+        self.scale = scale
+        self.n_jobs = n_jobs
+        self.batch_size = batch_size
+        self.on_error = on_error
+
+    def _features(self, image, mask):
+        Counting.computed.append(float(image.mean()))
+        inside = image[mask].mean() if mask is not None else -1.0
+        return np.array([image.mean() * self.scale, inside])
+
+    def _feature_names(self):
+        return ["mean", "inside"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    FeatureCache().clear()
+    Counting.computed.clear()
+    yield
+    FeatureCache().clear()
+
+
+@pytest.fixture
+def images(rng):
+    return [rng.integers(0, 256, (12, 12), dtype=np.uint8) for _ in range(6)]
+
+
+def features(cache=True, **params):
+    return ImageFeatures([("count", Counting(**params))], cache=cache)
+
+
+def test_second_call_reads_every_row_from_the_cache(images):
+    first = features().fit_transform(images)
+    assert len(Counting.computed) == 6
+    again = features().fit_transform(images[::-1])
+    assert len(Counting.computed) == 6
+    np.testing.assert_array_equal(again, first[::-1])
+    np.testing.assert_array_equal(first, features(cache=None).fit_transform(images))
+
+
+def test_only_new_images_are_computed(images, rng):
+    features().fit_transform(images[:4])
+    rows = features().fit_transform(images)
+    assert len(Counting.computed) == 6
+    np.testing.assert_array_equal(rows, features(cache=None).fit_transform(images))
+
+
+def test_other_content_dtype_or_shape_is_another_key(images):
+    image = images[0]
+    features().fit_transform([image])
+    changed = image.copy()
+    changed[0, 0] ^= 1
+    same_bytes_other_dtype = image.view(np.int8)
+    same_bytes_other_shape = image.reshape(6, 24)
+    rows = features().fit_transform([changed, same_bytes_other_dtype, same_bytes_other_shape])
+    assert len(Counting.computed) == 4
+    np.testing.assert_array_equal(
+        rows,
+        features(cache=None).fit_transform([changed, same_bytes_other_dtype, same_bytes_other_shape]),
+    )
+
+
+def test_a_rewritten_file_is_read_again(tmp_path, images):
+    import cv2
+
+    path = tmp_path / "slice.png"
+    cv2.imwrite(str(path), images[0])
+    assert features().fit_transform([str(path)])[0, 0] == pytest.approx(images[0].mean())
+    cv2.imwrite(str(path), images[1][:, ::-1])
+    assert features().fit_transform([str(path)])[0, 0] == pytest.approx(images[1].mean())
+
+
+def test_masks_are_part_of_the_key(images):
+    mask_a = np.zeros((12, 12), bool)
+    mask_a[:6] = True
+    rows_a = features().fit_transform([MaskedImage(images[0], mask_a)])
+    rows_b = features().fit_transform([MaskedImage(images[0], ~mask_a)])
+    rows_none = features().fit_transform([images[0]])
+    assert len(Counting.computed) == 3
+    assert rows_a[0, 1] == pytest.approx(images[0][:6].mean())
+    assert rows_b[0, 1] == pytest.approx(images[0][6:].mean())
+    assert rows_none[0, 1] == -1.0
+
+
+def test_feature_and_preprocessing_parameters_are_part_of_the_key(images):
+    base = features().fit_transform(images)
+    scaled = features(scale=2.0).fit_transform(images)
+    np.testing.assert_allclose(scaled[:, 0], 2 * base[:, 0])
+    smoothed = Pipeline([("denoise", Denoise("median")), ("features", features())])
+    resized = Pipeline([("resize", Resize(6)), ("features", features())])
+    smoothed_rows, resized_rows = smoothed.fit_transform(images), resized.fit_transform(images)
+    assert len(Counting.computed) == 24
+    np.testing.assert_array_equal(
+        smoothed_rows, Pipeline([("denoise", Denoise("median")), ("features", features(None))])
+        .fit_transform(images),
+    )
+    assert not np.array_equal(smoothed_rows, base) and not np.array_equal(resized_rows, base)
+
+
+def test_runtime_parameters_do_not_change_the_key(images):
+    features().fit_transform(images)
+    ImageFeatures([("count", Counting(n_jobs=1, batch_size=2))], cache=True,
+                  n_jobs=1, batch_size=3, on_error="skip").fit_transform(images)
+    assert len(Counting.computed) == 6
+
+
+def test_clones_and_pickles_share_the_in_memory_rows(images):
+    original = features(cache=FeatureCache())
+    original.fit_transform(images)
+    clone(original).fit_transform(images)
+    pickle.loads(pickle.dumps(original)).fit_transform(images)
+    assert len(Counting.computed) == 6
+
+
+def test_skipped_images_are_not_cached(images):
+    bad = np.zeros((0, 5))
+    with pytest.warns(UserWarning, match="skipped 1 of 2"):
+        ImageFeatures([("count", Counting())], cache=True, on_error="skip").fit_transform(
+            [images[0], bad])
+    with pytest.warns(UserWarning, match="skipped 1 of 1"):
+        ImageFeatures([("count", Counting())], cache=True, on_error="skip").fit_transform([bad])
+
+
+def test_disk_cache_is_shared_between_objects_and_processes(tmp_path, images):
+    rows = features(cache=str(tmp_path)).fit_transform(images)
+    assert len(list((tmp_path / "braintumor_features").glob("*/*.npy"))) == 6
+    again = features(cache=Memory(tmp_path, verbose=0)).fit_transform(images)
+    np.testing.assert_array_equal(again, rows)
+    assert len(Counting.computed) == 6
+    FeatureCache(tmp_path).clear()
+    features(cache=tmp_path).fit_transform(images)
+    assert len(Counting.computed) == 12
+
+
+def test_grid_search_over_the_classifier_extracts_each_image_once(images):
+    target = np.array([0, 1] * 3)
+    pipe = Pipeline([("features", features()), ("svm", SVC())])
+    search = GridSearchCV(pipe, {"svm__C": [0.1, 1.0, 10.0]}, cv=3).fit(images, target)
+    assert len(Counting.computed) == 6
+    assert search.best_estimator_.predict(images).shape == (6,)
+
+
+def test_grid_search_with_workers_shares_the_disk_cache(tmp_path, demo):
+    pipe = make_pipeline(SVC(), features=[("glcm", GLCMFeatures(distances=[1], levels=8))],
+                         image_size=32, memory=tmp_path)
+    search = GridSearchCV(pipe, {"classifier__C": [1.0, 10.0]}, cv=2, n_jobs=2)
+    search.fit(demo.images[:16], demo.target[:16])
+    stored = list((tmp_path / "braintumor_features").glob("*/*.npy"))
+    assert len(stored) == 16
+    uncached = make_pipeline(features=[("glcm", GLCMFeatures(distances=[1], levels=8))],
+                             image_size=32)[:-2].fit_transform(demo.images[:16])
+    cached = search.best_estimator_[:-2].transform(demo.images[:16])
+    np.testing.assert_array_equal(cached, uncached)
+
+
+def test_make_pipeline_memory_reaches_the_features_step(tmp_path):
+    assert make_pipeline(memory=True).named_steps["features"].cache is True
+    assert make_pipeline(memory=tmp_path).named_steps["features"]._feature_cache().location == tmp_path
+    assert make_pipeline().named_steps["features"]._feature_cache() is None
