@@ -49,8 +49,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     ImageReadError
-        If the file is missing, empty, not an image, or cannot be decoded.
-        The message names the file.
+        If the file is missing, empty, not an image, a truncated JPEG, in a
+        volume format (DICOM, NIfTI), cannot be decoded, or is larger than
+        ``MAX_PIXELS`` (read from its header, before decoding: a larger
+        JPEG is decoded at 1/2, 1/4 or 1/8 scale with a
+        :class:`LargeImageWarning` instead). The message names the file.
 
     Examples
     --------
@@ -299,8 +302,8 @@ def to_gray(image, *, name: str = "image", bgr: bool = False) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the array is not 2-D or a 3-D colour image, is empty, or holds
-        non-finite values.
+        If the array is not 2-D or a 3-D colour image, is empty, holds
+        non-finite values, or values too large for ``float32``.
 
     Examples
     --------
@@ -310,6 +313,8 @@ def to_gray(image, *, name: str = "image", bgr: bool = False) -> np.ndarray:
     (5, 7)
     """
     image = np.asarray(image)
+    if np.issubdtype(image.dtype, np.floating):
+        _check_float_values(image, name)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] in (3, 4):
@@ -334,7 +339,14 @@ def to_gray(image, *, name: str = "image", bgr: bool = False) -> np.ndarray:
         raise ValueError(f"{name}: expected numbers, got dtype {image.dtype}")
     if image.dtype in (np.uint8, np.uint16):
         return image
-    image = image.astype(np.float32, copy=False)
+    return image.astype(np.float32, copy=False)
+
+
+def _check_float_values(image: np.ndarray, name: str) -> None:
+    """Refuse NaN, infinity and values that overflow ``float32``, before any conversion."""
     if not np.isfinite(image).all():
         raise ValueError(f"{name}: the image contains NaN or infinite values; replace them first")
-    return image
+    if image.size and np.abs(image).max() > np.finfo(np.float32).max:
+        raise ValueError(
+            f"{name}: values beyond the float32 range (about 3.4e38); rescale the image first"
+        )
