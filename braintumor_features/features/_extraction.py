@@ -25,6 +25,7 @@ from joblib.parallel import get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
+from threadpoolctl import threadpool_limits
 
 from ..images import ImageSequence
 from ..preprocessing import head_mask
@@ -67,30 +68,33 @@ def image_head_mask(image):
     return memo["head"]
 
 
-_opencv_lock = threading.Lock()
-_opencv_users = [0, None]  # batches running, OpenCV's thread count before the first
+_threads_lock = threading.Lock()
+_threads_users = [0, None, None]  # batches running; OpenCV's threads and BLAS limits before
 
 
 @contextmanager
-def _single_threaded_opencv():
-    """Run OpenCV single-threaded while batches run: parallelism is over images.
+def _one_thread_per_worker():
+    """Run OpenCV and BLAS single-threaded while batches run.
 
-    OpenCV's own threads would compete with the joblib workers (and make
-    ``n_jobs=1`` use several cores); the previous setting is restored when
-    the last concurrent batch ends.
+    Parallelism is over images: the libraries' own threads would compete
+    with the joblib workers (and make ``n_jobs=1`` use several cores, slowly,
+    for small per-image operations). The previous settings are restored
+    when the last concurrent batch ends.
     """
-    with _opencv_lock:
-        if _opencv_users[0] == 0:
-            _opencv_users[1] = cv2.getNumThreads()
+    with _threads_lock:
+        if _threads_users[0] == 0:
+            _threads_users[1] = cv2.getNumThreads()
             cv2.setNumThreads(1)
-        _opencv_users[0] += 1
+            _threads_users[2] = threadpool_limits(limits=1, user_api="blas")
+        _threads_users[0] += 1
     try:
         yield
     finally:
-        with _opencv_lock:
-            _opencv_users[0] -= 1
-            if _opencv_users[0] == 0:
-                cv2.setNumThreads(_opencv_users[1])
+        with _threads_lock:
+            _threads_users[0] -= 1
+            if _threads_users[0] == 0:
+                cv2.setNumThreads(_threads_users[1])
+                _threads_users[2].restore_original_limits()
 
 
 def region_mask(image, mask, region):
@@ -130,7 +134,7 @@ class SkippedImagesWarning(UserWarning):
 def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
     rows = np.full((len(images), n_features), np.nan)
     skipped = []
-    with _single_threaded_opencv():
+    with _one_thread_per_worker():
         for index in range(len(images)):
             try:
                 image, mask = images.load(index)

@@ -73,7 +73,7 @@ def _first_order(values, counts):
     p = counts / max(values.size, 1)
     nonzero = p[p > 0]
     low, high = values.min(), values.max()
-    mean_square = np.dot(values, values) / max(values.size, 1)
+    mean_square = (values * values).mean()
     return np.array([
         mean, std, variance, skewness, kurtosis, low, high, high - low, median, p10, p25, p75,
         p90, p75 - p25, np.abs(centred).mean(), robust_mad, np.sqrt(mean_square), mean_square,

@@ -1,0 +1,268 @@
+"""Feature-extraction speed: each family and the default extraction next to the peers.
+
+Usage::
+
+    python benchmarks/extraction.py [--data ../shared/data/brain-mri] [--n-images 256]
+        [--repeats 3] [--scaling-images 1000]
+
+On ``--n-images`` slices spread over the data set, preprocessed once by the
+default pipeline's preprocessing steps (grayscale, crop, resize to 256x256,
+CLAHE, normalise), prints the per-image time in milliseconds (median over
+``--repeats`` passes, one process) of each of our feature families and of
+the same work done by scikit-image, mahotas, pyfeats and pyradiomics (2-D,
+``force2D``, the head mask), with the ratio peer / ours. Peers that are not
+installed are left out (``pip install '.[bench]'``; pyradiomics: see
+benchmarks/README.md). The default extraction is timed from the file paths
+(decode, preprocess, every feature family of ``make_pipeline()``, whatever
+they are).
+
+Then the parallel scaling: ``fit_transform`` of the default pipeline's steps
+up to its features on ``--scaling-images`` paths with ``n_jobs=1`` and
+``n_jobs=2``, the speed-up, and whether the two results are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from braintumor_features import make_pipeline
+from braintumor_features.datasets import load_folder
+from braintumor_features.features._extraction import _current_image, _sharing
+from braintumor_features.features.glcm import quantize
+from braintumor_features.preprocessing import head_mask, to_uint8
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "brain-mri"
+ANGLES = [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
+SCALES = [(8, 1), (16, 2), (24, 3)]
+#: Peers timed on --slow-images only (mahotas' lbp enumerates ~700k patterns at 24 points).
+SLOW = {"mahotas lbp x3 (all ri patterns)"}
+
+
+def sample_paths(data, n):
+    """``n`` image paths spread evenly over the data set (all classes)."""
+    paths = load_folder(data).paths
+    step = max(1, len(paths) // n)
+    return list(paths[::step][:n])
+
+
+def feature_steps(pipe=None, n_jobs=None):
+    """The default pipeline's steps up to and including ``features``."""
+    pipe = make_pipeline(n_jobs=n_jobs) if pipe is None else pipe
+    names = [name for name, _ in pipe.steps]
+    return Pipeline(pipe.steps[: names.index("features") + 1])
+
+
+def median_ms(function, items, repeats):
+    """Median over ``repeats`` passes of the per-item time of ``function(item)``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for item in items:
+            function(item)
+        times.append((time.perf_counter() - start) / len(items) * 1e3)
+    return float(np.median(times))
+
+
+def ours(features, heads):
+    """Our families on (index, image) items, as extraction runs them: the head
+    mask is computed once per image (timed on its own line) and shared."""
+    for _, family in features.families:
+        family._validate_params()
+
+    def shared(function):
+        def run(item):
+            index, image = item
+            token = _current_image.set((image, {"head": heads[index]}))
+            try:
+                return function(image, None)
+            finally:
+                _current_image.reset(token)
+        return run
+
+    rows = {"head mask (once per image, shared)": lambda item: head_mask(item[1])}
+    rows.update({f"{name} ({type(family).__name__})": shared(family._features)
+                 for name, family in features.families})
+
+    def together(item):
+        with _sharing(item[1]):
+            return features._features(item[1], None)
+
+    rows["all families, head mask included"] = together
+    return rows
+
+
+def skimage_peers(heads):
+    from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
+    from skimage.measure import moments_hu, regionprops
+
+    def glcm(item):
+        matrices = graycomatrix(quantize(item[1], 32), [1, 2, 4], ANGLES, levels=32, symmetric=True,
+                                normed=True)
+        return [graycoprops(matrices, prop) for prop in
+                ("contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation", "mean",
+                 "std")]
+
+    def lbp(item):
+        return [np.bincount(local_binary_pattern(item[1], p, r, "uniform").astype(int).ravel(),
+                            minlength=p + 2) for p, r in SCALES]
+
+    def region(item):
+        index, image = item
+        props = regionprops(heads[index].astype(np.uint8), intensity_image=image)[0]
+        return (props.area, props.perimeter, props.eccentricity, props.solidity, props.extent,
+                props.axis_major_length, props.axis_minor_length, props.centroid,
+                moments_hu(props.moments_normalized), props.intensity_mean)
+
+    return {"glcm": ("scikit-image graycomatrix+graycoprops", glcm),
+            "lbp": ("scikit-image local_binary_pattern x3", lbp),
+            "region": ("scikit-image regionprops (head)", region)}
+
+
+def mahotas_peers(heads):
+    import mahotas.features
+
+    def glcm(item):
+        levels = quantize(item[1], 32)
+        return [mahotas.features.haralick(levels, distance=d) for d in (1, 2, 4)]
+
+    def lbp(item):  # rotation-invariant, not only uniform patterns: not the same histogram
+        gray = to_uint8(item[1])
+        return [mahotas.features.lbp(gray, r, p) for p, r in SCALES]
+
+    return {"glcm": ("mahotas haralick, d=1,2,4", glcm),
+            "lbp": ("mahotas lbp x3 (all ri patterns)", lbp)}
+
+
+def pyfeats_peers(heads):
+    import pyfeats
+
+    def intensity(item):
+        return pyfeats.fos(to_uint8(item[1]), heads[item[0]])
+
+    def glcm(item):
+        return pyfeats.glcm_features(to_uint8(item[1]), ignore_zeros=True)
+
+    def lbp(item):
+        return pyfeats.lbp_features(item[1], heads[item[0]], P=[8, 16, 24], R=[1, 2, 3])
+
+    return {"intensity": ("pyfeats fos", intensity), "glcm": ("pyfeats glcm_features", glcm),
+            "lbp": ("pyfeats lbp_features", lbp)}
+
+
+def radiomics_extractor(*classes):
+    from radiomics import featureextractor
+
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+    extractor = featureextractor.RadiomicsFeatureExtractor(force2D=True, binCount=32)
+    extractor.disableAllFeatures()
+    for name in classes:
+        extractor.enableFeatureClassByName(name)
+    return extractor
+
+
+def pyradiomics_peers(heads):
+    import SimpleITK as sitk
+
+    masks = [head.astype(np.uint8) for head in heads]
+    for mask in masks:
+        mask[0, 0] = 0  # pyradiomics rejects a mask without background ("No labels found")
+
+    def run(extractor):
+        def function(item):
+            index, image = item
+            return extractor.execute(sitk.GetImageFromArray(image[None]),
+                                     sitk.GetImageFromArray(masks[index][None]))
+        return function
+
+    return {"intensity": ("pyradiomics firstorder", run(radiomics_extractor("firstorder"))),
+            "glcm": ("pyradiomics glcm", run(radiomics_extractor("glcm"))),
+            "default": ("pyradiomics firstorder+glcm", run(radiomics_extractor("firstorder", "glcm")))}
+
+
+def peers(heads):
+    """{family: [(label, function of (index, image))]} for the installed peers."""
+    found = {}
+    for loader in (skimage_peers, mahotas_peers, pyfeats_peers, pyradiomics_peers):
+        try:
+            entries = loader(heads)
+        except ImportError as exc:
+            print(f"(left out: {exc})")
+            continue
+        for family, (label, function) in entries.items():
+            found.setdefault(family, []).append((label, function))
+    return found
+
+
+def family_of(label):
+    return label.split(" ")[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--n-images", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--slow-images", type=int, default=16,
+                        help="images for peers slower than 0.5 s per image")
+    parser.add_argument("--scaling-images", type=int, default=1000,
+                        help="images for the n_jobs 1 vs 2 timing (0: skip)")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", message="Applying `local_binary_pattern`")
+    # One thread everywhere, ours and the peers' (extraction does the same in
+    # each worker): parallelism is over images, measured separately below.
+    cv2.setNumThreads(1)
+    threadpool_limits(limits=1)
+
+    paths = sample_paths(args.data, args.n_images)
+    steps = feature_steps()
+    preprocess, features = Pipeline(steps.steps[:-1]), steps.steps[-1][1]
+    images = list(enumerate(preprocess.fit_transform(paths)))
+    heads = [head_mask(image) for _, image in images]
+    print(f"{len(images)} images of {images[0][1].shape}, {args.repeats} repeats, one thread; "
+          "ms per image (median)\n")
+
+    ours_ms = {label: median_ms(function, images, args.repeats)
+               for label, function in ours(features, heads).items()}
+    ours_ms["default extraction (decode -> vector)"] = median_ms(
+        lambda batch: steps.fit_transform(batch), [paths], args.repeats) / len(paths)
+    print(f"{'ours':52s} {'ms':>8s}")
+    for label, ms in ours_ms.items():
+        print(f"{label:52s} {ms:8.2f}")
+
+    by_family = {family_of(label): ms for label, ms in ours_ms.items()}
+    by_family["default"] = ours_ms["default extraction (decode -> vector)"]
+    print(f"\n{'peer':40s} {'family':>10s} {'peer ms':>9s} {'ours ms':>9s} {'peer/ours':>10s}")
+    for family, entries in peers(heads).items():
+        for label, function in entries:
+            subset = images[: args.slow_images] if label in SLOW else images
+            ms = median_ms(function, subset, args.repeats)
+            print(f"{label:40s} {family:>10s} {ms:9.2f} {by_family[family]:9.2f} "
+                  f"{ms / by_family[family]:10.2f}" + (f"  (first {len(subset)} images)"
+                                                       if len(subset) < len(images) else ""))
+
+    if args.scaling_images:
+        scaling_paths = sample_paths(args.data, args.scaling_images)
+        results, seconds = {}, {}
+        for n_jobs in (1, 2):
+            pipe = feature_steps(n_jobs=n_jobs)
+            start = time.perf_counter()
+            results[n_jobs] = pipe.fit_transform(scaling_paths)
+            seconds[n_jobs] = time.perf_counter() - start
+        same = np.array_equal(results[1], results[2], equal_nan=True)
+        print(f"\nfit_transform of the feature steps on {len(scaling_paths)} images: "
+              f"n_jobs=1 {seconds[1]:.1f} s, n_jobs=2 {seconds[2]:.1f} s, "
+              f"speed-up {seconds[1] / seconds[2]:.2f}, identical results: {same}")
+
+
+if __name__ == "__main__":
+    main()
