@@ -206,7 +206,8 @@ def _train(args, console):
                           "balanced_accuracy": report.balanced_accuracy}
     back.fit(rows, y)
     save_model(model, args.output, training=training)
-    console.note(f"wrote {args.output} ({len(y)} images, classes {', '.join(map(str, model.classes_))})")
+    classes = ", ".join(map(str, model.classes_))
+    console.note(f"wrote {args.output} ({len(y)} images, classes {classes})")
     return _exit_code(args, skipped)
 
 
@@ -312,7 +313,9 @@ def _predict(args, console):
 def _table_format(path):
     suffix = Path(path).suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise CommandError(f"{path}: unknown table format {suffix!r}; end the name in .csv or .parquet")
+        raise CommandError(
+            f"{path}: unknown table format {suffix!r}; end the name in .csv or .parquet"
+        )
     return suffix
 
 
@@ -324,7 +327,8 @@ def _write_table(table, path):
         table.to_parquet(path, index=False)
     except ImportError:
         raise CommandError(
-            f"{path}: writing Parquet needs pyarrow (pip install 'braintumor-features[parquet]'); or write .csv"
+            f"{path}: writing Parquet needs pyarrow "
+            "(pip install 'braintumor-features[parquet]'); or write .csv"
         ) from None
 
 
@@ -380,7 +384,8 @@ def _options(strict=True):
 
 def _model_options():
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("model", help="model file written by `braintumor train` (.joblib or .skops)")
+    parser.add_argument("model",
+                        help="model file written by `braintumor train` (.joblib or .skops)")
     parser.add_argument("--trust", action="append", metavar="TYPE", default=None,
                         help=".skops models: also accept this type (module.Name); repeatable")
     return parser

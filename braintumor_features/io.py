@@ -11,7 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["ImageReadError", "LargeImageWarning", "image_size", "read_image", "read_images", "to_gray"]
+__all__ = [
+    "ImageReadError", "LargeImageWarning", "image_size", "read_image", "read_images", "to_gray",
+]
 
 #: Largest number of pixels decoded. The size is read from the file header
 #: before decoding: a larger JPEG is decoded at a reduced scale (1/2, 1/4 or
