@@ -12,7 +12,8 @@ from .features import (
     RegionFeatures,
 )
 from .images import ImageSequence, MaskedImage, Outline, with_masks
-from .io import ImageReadError, read_image
+from .io import ImageReadError, read_image, read_images
+from .persistence import load_model, save_model
 from .pipeline import make_pipeline
 from .preprocessing import CLAHE, CropHead, Denoise, Grayscale, NormalizeIntensity, Resize
 
@@ -34,7 +35,10 @@ __all__ = [
     "Outline",
     "RegionFeatures",
     "Resize",
+    "load_model",
     "make_pipeline",
     "read_image",
+    "read_images",
+    "save_model",
     "with_masks",
 ]

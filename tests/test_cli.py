@@ -181,6 +181,8 @@ def test_unexpected_failure_is_one_line_with_a_hint(monkeypatch, tmp_path, capsy
     code, _, err = _run(capsys, "extract", tmp_path, "-o", tmp_path / "f.csv")
     assert code == 1 and err == "braintumor extract: error: RuntimeError: boom " \
                                 "(run with --verbose for details)\n"
+    code, _, err = _run(capsys, "extract", tmp_path, "-o", tmp_path / "f.csv", "--verbose")
+    assert code == 1 and "Traceback" in err and err.endswith("error: RuntimeError: boom\n")
 
 
 def test_demo_runs_end_to_end(capsys):
