@@ -243,6 +243,7 @@ def load_figshare(path) -> Bunch:
         target : ndarray of str
             ``"meningioma"``, ``"glioma"`` or ``"pituitary"``.
         target_names : ndarray of str
+            Sorted distinct class names.
         groups : ndarray of str
             Patient ids (``cjdata.PID``).
         folds : ndarray of int or None
