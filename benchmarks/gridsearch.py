@@ -28,10 +28,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import load_folder
+from extraction import DEFAULT_DATA  # benchmarks/ is on sys.path when run as a script
 from braintumor_features.features import FeatureCache
-
-HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "brain-mri"
 GRID = {"classifier__C": [0.3, 1.0, 3.0, 10.0], "classifier__gamma": ["scale", 0.01, 0.001]}
 
 

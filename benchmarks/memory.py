@@ -22,9 +22,7 @@ from pathlib import Path
 
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import load_folder
-
-HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "brain-mri"
+from extraction import DEFAULT_DATA  # benchmarks/ is on sys.path when run as a script
 
 
 def main(argv=None):
