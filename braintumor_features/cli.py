@@ -406,7 +406,19 @@ def _work_options(parser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``braintumor`` command."""
+    """The argument parser of the ``braintumor`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> from braintumor_features.cli import build_parser
+    >>> args = build_parser().parse_args(["train", "data", "-o", "model.skops"])
+    >>> args.command, args.output
+    ('train', 'model.skops')
+    """
     parser = argparse.ArgumentParser(
         prog="braintumor", description="Classify brain-tumour MRI slices with classical features.",
         epilog=f"Exit codes: 0 success, 1 error, 2 usage error, {EXIT_SKIPPED} images skipped "
@@ -468,7 +480,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments after ``braintumor`` (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 1 error, 2 usage error, 3 images skipped with ``--strict``.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np, os, tempfile
+    >>> from braintumor_features.cli import main
+    >>> root = tempfile.mkdtemp()
+    >>> for label in ("glioma", "no_tumor"):
+    ...     os.makedirs(os.path.join(root, label))
+    ...     _ = cv2.imwrite(os.path.join(root, label, "a.png"), np.full((16, 16), 80, np.uint8))
+    >>> table = os.path.join(root, "features.csv")
+    >>> main(["extract", root, "-o", table, "--features", "intensity", "--image-size", "16", "-q"])
+    0
+    >>> os.path.exists(table)
+    True
+    """
     args = build_parser().parse_args(argv)
     console = Console(args.verbosity)
 

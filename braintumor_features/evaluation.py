@@ -44,11 +44,37 @@ __all__ = [
 
 
 class UngroupedCVWarning(UserWarning):
-    """Cross-validation without ``groups``: slices of one patient may be on both sides."""
+    """Cross-validation without ``groups``: slices of one patient may be on both sides.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from braintumor_features.evaluation import UngroupedCVWarning, evaluate
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = evaluate(DummyClassifier(), [[0]] * 6, ["a", "b"] * 3, cv=3)
+    >>> [w.category.__name__ for w in caught]
+    ['UngroupedCVWarning']
+    """
 
 
 class SharedDuplicatesWarning(UserWarning):
-    """A split puts duplicates of one image in both its train and its test side."""
+    """A split puts duplicates of one image in both its train and its test side.
+
+    Issued by :func:`evaluate` when given ``duplicates``; join the groups of
+    duplicated images with
+    :func:`~braintumor_features.datasets.merge_duplicate_groups`.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from braintumor_features.evaluation import SharedDuplicatesWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", SharedDuplicatesWarning)  # make leakage an error
+    ...     issubclass(SharedDuplicatesWarning, UserWarning)
+    True
+    """
 
 
 def _scores(estimator, X):
@@ -204,6 +230,17 @@ class EvaluationReport:
     y_score : ndarray of shape (n_samples, n_classes) or None
         Class probabilities (or decision values) per image, columns in
         ``classes`` order; None when the classifier gives neither.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.evaluation import EvaluationReport
+    >>> report = EvaluationReport(classes=np.array(["a", "b"]), y_true=np.array(["a", "a", "b", "b"]),
+    ...                           y_pred=np.array(["a", "b", "b", "b"]), fold=np.array([0, 1, 0, 1]))
+    >>> report.accuracy, report.confusion_matrix.tolist()
+    (0.75, [[1, 1], [0, 2]])
+    >>> EvaluationReport.from_json(report.to_json()).balanced_accuracy
+    0.75
     """
 
     classes: np.ndarray

@@ -23,11 +23,33 @@ MAX_PIXELS = 64_000_000
 
 
 class ImageReadError(ValueError):
-    """An image file could not be read; the message names the file and the reason."""
+    """An image file could not be read; the message names the file and the reason.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from braintumor_features import ImageReadError, read_image
+    >>> path = os.path.join(tempfile.mkdtemp(), "missing.png")
+    >>> try:
+    ...     read_image(path)
+    ... except ImageReadError as error:
+    ...     print("missing.png" in str(error))
+    True
+    """
 
 
 class LargeImageWarning(UserWarning):
-    """A JPEG larger than ``MAX_PIXELS`` was decoded at a reduced scale."""
+    """A JPEG larger than ``MAX_PIXELS`` was decoded at a reduced scale.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from braintumor_features.io import LargeImageWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", LargeImageWarning)  # refuse downscaled images
+    ...     issubclass(LargeImageWarning, UserWarning)
+    True
+    """
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

@@ -70,15 +70,46 @@ _TRUSTED_PACKAGES = ("braintumor_features", "sklearn")
 
 
 class ModelFileError(ValueError):
-    """A file is not a model this library can load; the message names it."""
+    """A file is not a model this library can load; the message names it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from braintumor_features.persistence import ModelFileError, load_model
+    >>> try:
+    ...     load_model(os.path.join(tempfile.mkdtemp(), "none.joblib"))
+    ... except ModelFileError as error:
+    ...     print("none.joblib" in str(error))
+    True
+    """
 
 
 class UntrustedModelError(ModelFileError):
-    """A ``.skops`` file contains types that were not declared trusted."""
+    """A ``.skops`` file contains types that were not declared trusted.
+
+    The message lists the types; pass them as ``load_model(path,
+    trusted=[...])`` only if you trust where the file comes from.
+
+    Examples
+    --------
+    >>> from braintumor_features.persistence import ModelFileError, UntrustedModelError
+    >>> issubclass(UntrustedModelError, ModelFileError)
+    True
+    """
 
 
 class ModelVersionWarning(UserWarning):
-    """A model was saved with other versions of the library, scikit-learn or NumPy."""
+    """A model was saved with other versions of the library, scikit-learn or NumPy.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from braintumor_features.persistence import ModelVersionWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", ModelVersionWarning)  # refuse such models
+    ...     issubclass(ModelVersionWarning, UserWarning)
+    True
+    """
 
 
 def _versions() -> dict:

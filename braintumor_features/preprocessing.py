@@ -103,6 +103,17 @@ class ImageStep(TransformerMixin, BaseEstimator):
     A subclass defines its parameters, ``_parameter_constraints`` and
     ``apply(image, mask) -> (image, mask)`` for one image. ``transform``
     returns the input sequence with this step appended to its chain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.preprocessing import ImageStep
+    >>> class Invert(ImageStep):
+    ...     def apply(self, image, mask):
+    ...         return 255 - image, mask
+    >>> images = Invert().fit_transform([np.zeros((2, 2), np.uint8)])
+    >>> images[0].tolist()
+    [[255, 255], [255, 255]]
     """
 
     _parameter_constraints: dict = {}

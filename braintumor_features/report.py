@@ -150,7 +150,34 @@ def write_report(report: EvaluationReport, path, **options) -> Path:
 
 
 def main(argv=None) -> int:
-    """``python -m braintumor_features.report EVALUATION.json -o REPORT.html``."""
+    """``python -m braintumor_features.report EVALUATION.json -o REPORT.html``.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The command-line arguments (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0 on success.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from braintumor_features.evaluation import EvaluationReport
+    >>> from braintumor_features.report import main
+    >>> labels = np.array(["a", "b", "a", "b"])
+    >>> report = EvaluationReport(classes=np.array(["a", "b"]), y_true=labels, y_pred=labels,
+    ...                           fold=np.array([0, 0, 1, 1]))
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "evaluation.json"), "w") as file:
+    ...     _ = file.write(report.to_json())
+    >>> main([os.path.join(folder, "evaluation.json"), "-o", os.path.join(folder, "r.html")])
+    ... # doctest: +ELLIPSIS
+    /.../r.html
+    0
+    """
     parser = argparse.ArgumentParser(
         prog="python -m braintumor_features.report",
         description="Render an evaluation saved with EvaluationReport.to_json() as one "

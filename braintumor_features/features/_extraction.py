@@ -128,7 +128,22 @@ def region_mask(image, mask, region):
 
 
 class SkippedImagesWarning(UserWarning):
-    """Some images could not be processed and were skipped (``on_error="skip"``)."""
+    """Some images could not be processed and were skipped (``on_error="skip"``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from braintumor_features.features import IntensityFeatures, SkippedImagesWarning
+    >>> images = [np.zeros((8, 8), np.uint8), "missing.png"]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     rows = IntensityFeatures(on_error="skip").fit_transform(images)
+    >>> any(issubclass(w.category, SkippedImagesWarning) for w in caught)
+    True
+    >>> bool(np.isnan(rows[1]).all())
+    True
+    """
 
 
 def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
@@ -275,6 +290,23 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     stops at the first image that cannot be processed, naming it;
     ``"skip"`` gives it a row of NaN, warns with
     :class:`SkippedImagesWarning` and lists it in ``skipped_``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.features import FeatureExtractor
+    >>> class Brightness(FeatureExtractor):
+    ...     def __init__(self, n_jobs=None, batch_size=None, on_error="raise"):
+    ...         self.n_jobs, self.batch_size, self.on_error = n_jobs, batch_size, on_error
+    ...     def _features(self, image, mask):
+    ...         return np.array([image.mean(), image.max()])
+    ...     def _feature_names(self):
+    ...         return ["brightness_mean", "brightness_max"]
+    >>> extractor = Brightness()
+    >>> extractor.fit_transform([np.arange(4.0).reshape(2, 2)]).tolist()
+    [[1.5, 3.0]]
+    >>> extractor.get_feature_names_out().tolist()
+    ['brightness_mean', 'brightness_max']
     """
 
     _parameter_constraints: dict = {
