@@ -7,8 +7,8 @@ Usage::
 
 On ``--n-images`` slices spread over the data set, preprocessed once by the
 default pipeline's preprocessing steps (grayscale, crop, resize to 256x256,
-CLAHE, normalise), prints the per-image time in milliseconds (median over
-``--repeats`` passes, one process) of each of our feature families and of
+CLAHE, normalise), prints the per-image CPU time in milliseconds (median
+over ``--repeats`` interleaved passes, one process, one thread) of each of our feature families and of
 the same work done by scikit-image, mahotas, pyfeats and pyradiomics (2-D,
 ``force2D``, the head mask), with the ratio peer / ours. Peers that are not
 installed are left out (``pip install '.[bench]'``; pyradiomics: see
@@ -62,15 +62,22 @@ def feature_steps(pipe=None, n_jobs=None):
     return Pipeline(pipe.steps[: names.index("features") + 1])
 
 
-def median_ms(function, items, repeats):
-    """Median over ``repeats`` passes of the per-item time of ``function(item)``."""
-    times = []
+def median_ms(functions, items, repeats):
+    """{label: median over ``repeats`` passes of the per-item CPU milliseconds}.
+
+    CPU time of this (single-threaded) process, which other processes on the
+    machine inflate far less than wall time; the passes of all functions are
+    interleaved, so a change of load touches them alike.
+    """
+    times = {label: [] for label in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for item in items:
-            function(item)
-        times.append((time.perf_counter() - start) / len(items) * 1e3)
-    return float(np.median(times))
+        for label, (function, subset) in functions.items():
+            subset = items if subset is None else subset
+            start = time.process_time()
+            for item in subset:
+                function(item)
+            times[label].append((time.process_time() - start) / len(subset) * 1e3)
+    return {label: float(np.median(values)) for label, values in times.items()}
 
 
 def ours(features, heads):
@@ -228,27 +235,31 @@ def main(argv=None):
     preprocess, features = Pipeline(steps.steps[:-1]), steps.steps[-1][1]
     images = list(enumerate(preprocess.fit_transform(paths)))
     heads = [head_mask(image) for _, image in images]
-    print(f"{len(images)} images of {images[0][1].shape}, {args.repeats} repeats, one thread; "
-          "ms per image (median)\n")
+    print(f"{len(images)} images of {images[0][1].shape}, {args.repeats} interleaved repeats, one "
+          "thread; CPU ms per image (median)\n")
 
-    ours_ms = {label: median_ms(function, images, args.repeats)
-               for label, function in ours(features, heads).items()}
-    ours_ms["default extraction (decode -> vector)"] = median_ms(
-        lambda batch: steps.fit_transform(batch), [paths], args.repeats) / len(paths)
-    print(f"{'ours':52s} {'ms':>8s}")
-    for label, ms in ours_ms.items():
-        print(f"{label:52s} {ms:8.2f}")
-
-    by_family = {family_of(label): ms for label, ms in ours_ms.items()}
-    by_family["default"] = ours_ms["default extraction (decode -> vector)"]
-    print(f"\n{'peer':40s} {'family':>10s} {'peer ms':>9s} {'ours ms':>9s} {'peer/ours':>10s}")
+    timed = {label: (function, None) for label, function in ours(features, heads).items()}
+    default = "default extraction (decode -> vector)"
+    timed[default] = (lambda batch: steps.fit_transform(batch), [paths])
+    families = {}
     for family, entries in peers(heads).items():
         for label, function in entries:
-            subset = images[: args.slow_images] if label in SLOW else images
-            ms = median_ms(function, subset, args.repeats)
-            print(f"{label:40s} {family:>10s} {ms:9.2f} {by_family[family]:9.2f} "
-                  f"{ms / by_family[family]:10.2f}" + (f"  (first {len(subset)} images)"
-                                                       if len(subset) < len(images) else ""))
+            timed[label] = (function, images[: args.slow_images] if label in SLOW else None)
+            families[label] = family
+    ms = median_ms(timed, images, args.repeats)
+    ms[default] /= len(paths)
+
+    print(f"{'ours':52s} {'ms':>8s}")
+    for label in timed:
+        if label not in families:
+            print(f"{label:52s} {ms[label]:8.2f}")
+    by_family = {family_of(label): ms[label] for label in timed if label not in families}
+    by_family["default"] = ms[default]
+    print(f"\n{'peer':40s} {'family':>10s} {'peer ms':>9s} {'ours ms':>9s} {'peer/ours':>10s}")
+    for label, family in families.items():
+        note = f"  (first {args.slow_images} images)" if label in SLOW else ""
+        print(f"{label:40s} {family:>10s} {ms[label]:9.2f} {by_family[family]:9.2f} "
+              f"{ms[label] / by_family[family]:10.2f}{note}")
 
     if args.scaling_images:
         scaling_paths = sample_paths(args.data, args.scaling_images)
