@@ -161,9 +161,10 @@ class ImageSequence(Sequence):
     (2, (2, 2))
     """
 
-    def __init__(self, items, steps=()):
+    def __init__(self, items, steps=(), *, positions=None):
         if isinstance(items, ImageSequence):
             steps = items.steps + tuple(steps)
+            positions = items.positions if positions is None else positions
             items = items.items
         elif isinstance(items, np.ndarray) and items.ndim == 2:
             raise ValueError(
@@ -172,10 +173,12 @@ class ImageSequence(Sequence):
             )
         self.items = list(items)
         self.steps = tuple(steps)
+        # Where each item stood in the X the user passed, for messages.
+        self.positions = tuple(range(len(self.items)) if positions is None else positions)
 
     def then(self, step) -> ImageSequence:
         """Return a new sequence with ``step`` appended to the chain."""
-        return ImageSequence(self.items, self.steps + (step,))
+        return ImageSequence(self.items, self.steps + (step,), positions=self.positions)
 
     def __len__(self):
         return len(self.items)
@@ -186,20 +189,22 @@ class ImageSequence(Sequence):
             item = self.items[key]
             return MaskedImage(image, mask) if isinstance(item, MaskedImage) else image
         if isinstance(key, slice):
-            return ImageSequence(self.items[key], self.steps)
+            return ImageSequence(self.items[key], self.steps, positions=self.positions[key])
         key = np.asarray(key)
         if key.dtype == bool:
             key = np.flatnonzero(key)
-        return ImageSequence([self.items[i] for i in key], self.steps)
+        return ImageSequence(
+            [self.items[i] for i in key], self.steps, positions=[self.positions[i] for i in key]
+        )
 
     def name(self, index: int) -> str:
         """How image ``index`` is named in messages: its file, or ``X[index]``."""
         item = self.items[index]
-        return _describe(item.image if isinstance(item, MaskedImage) else item, index)
+        return _describe(item.image if isinstance(item, MaskedImage) else item, self.positions[index])
 
     def load(self, index: int):
         """Compute image ``index`` as ``(image, mask)`` through the whole chain."""
-        image, mask = load_item(self.items[index], index)
+        image, mask = load_item(self.items[index], self.positions[index])
         for step in self.steps:
             image, mask = step.apply(image, mask)
         return image, mask

@@ -103,3 +103,11 @@ def test_single_2d_array_is_refused_with_advice():
 def test_percentiles_are_checked():
     with pytest.raises(ValueError, match="percentiles"):
         NormalizeIntensity(percentiles=(99, 1)).fit([])
+
+
+def test_subsequences_name_items_by_their_place_in_x():
+    seq = ImageSequence([np.zeros((4, 4)), np.zeros((2, 2, 2)), np.zeros((3, 3))])[1:]
+    assert seq.name(0) == "X[1]"
+    with pytest.raises(ValueError, match=r"X\[1\]"):
+        seq.load(0)
+    assert seq[[1]].name(0) == "X[2]"
