@@ -6,6 +6,7 @@ Preprocessing steps and feature families are scikit-learn transformers;
 
 from .features import (
     GLCMFeatures,
+    HOGFeatures,
     ImageFeatures,
     IntensityFeatures,
     LBPFeatures,
@@ -24,6 +25,7 @@ __all__ = [
     "CropHead",
     "Denoise",
     "GLCMFeatures",
+    "HOGFeatures",
     "Grayscale",
     "ImageFeatures",
     "ImageReadError",

@@ -146,3 +146,19 @@ def test_shape_descriptors_match_regionprops():
     np.testing.assert_allclose([ours[f"hu{i}"] for i in range(1, 8)],
                                np.sign(hu) * np.log10(np.abs(hu) + 1e-30), rtol=1e-6, atol=1e-6)
     assert ours["contrast"] == pytest.approx(120.0)
+
+
+def test_hog_equals_skimage_on_the_resized_image(rng):
+    import cv2
+    from skimage.feature import hog
+
+    from braintumor_features.features import HOGFeatures
+
+    image = rng.integers(0, 256, (90, 70)).astype(np.uint8)
+    ours = HOGFeatures(size=64, cell_size=16, orientations=6).fit_transform([image])[0]
+    small = cv2.resize(image.astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)
+    theirs = hog(small, orientations=6, pixels_per_cell=(16, 16), cells_per_block=(2, 2),
+                 block_norm="L2-Hys")
+    np.testing.assert_allclose(ours, theirs)
+    with pytest.raises(ValueError, match="cell_size"):
+        HOGFeatures(size=16, cell_size=16).fit([image])

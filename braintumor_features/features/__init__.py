@@ -9,6 +9,7 @@ from ._cache import FeatureCache
 from ._extraction import FeatureExtractor, SkippedImagesWarning
 from .combined import ImageFeatures
 from .glcm import GLCMFeatures
+from .hog import HOGFeatures
 from .intensity import IntensityFeatures
 from .lbp import LBPFeatures
 from .region import RegionFeatures
@@ -17,6 +18,7 @@ __all__ = [
     "FeatureCache",
     "FeatureExtractor",
     "GLCMFeatures",
+    "HOGFeatures",
     "ImageFeatures",
     "IntensityFeatures",
     "LBPFeatures",
