@@ -462,6 +462,6 @@ class NormalizeIntensity(ImageStep):
         if self.method == "minmax":
             low, high = float(values.min()), float(values.max())
         else:
-            low, high = np.percentile(values, self.percentiles)
+            low, high = (float(v) for v in np.percentile(values, self.percentiles))
         scale = 1.0 / (high - low) if high > low else 0.0
         return np.clip((image - low) * scale, 0.0, 1.0), mask

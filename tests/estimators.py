@@ -38,9 +38,9 @@ PREPROCESSING = [
 FEATURES = [
     GLCMFeatures(distances=[1, 2], levels=16),
     GLCMFeatures(distances=[1], levels=8, average_angles=False, region="image"),
-    LBPFeatures(radii=[1, 2]),
+    LBPFeatures(radii=[1, 2], grid=(1, 2)),
     LBPFeatures(radii=[1], points=[8], method="ror", region="image"),
-    IntensityFeatures(bins=8),
+    IntensityFeatures(bins=8, grid=(1, 2)),
     HOGFeatures(size=32, cell_size=8),
     RegionFeatures(),
     RegionFeatures(regions="both", asymmetry=False),

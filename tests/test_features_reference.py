@@ -162,3 +162,34 @@ def test_hog_equals_skimage_on_the_resized_image(rng):
     np.testing.assert_allclose(ours, theirs)
     with pytest.raises(ValueError, match="cell_size"):
         HOGFeatures(size=16, cell_size=16).fit([image])
+
+
+@pytest.mark.parametrize("family", ["lbp", "intensity"])
+def test_grid_histograms_count_each_cell(rng, family):
+    from braintumor_features.features._grid import cell_histograms
+
+    image = rng.integers(0, 256, (40, 60)).astype(np.uint8)
+    if family == "lbp":
+        extractor = LBPFeatures(radii=[1], region="image", grid=(1, 2))
+        codes = local_binary_pattern(image, 8, 1, "uniform").astype(int)
+        bins = 10
+    else:
+        extractor = IntensityFeatures(bins=8, region="image", grid=(1, 2))
+        codes, bins = image // 32, 8
+    row = extractor.fit_transform([image])[0][-5 * bins:]
+    # Cells of the 2x2 grid, counted by numpy directly.
+    cells = [codes[:20, :30], codes[:20, 30:], codes[20:, :30], codes[20:, 30:]]
+    whole = np.histogram(codes, bins, (0, bins))[0] / codes.size
+    expected = np.concatenate([whole] + [np.histogram(c, bins, (0, bins))[0] / c.size for c in cells])
+    np.testing.assert_allclose(row, expected)
+    names = extractor.get_feature_names_out()
+    assert len(names) == len(extractor.fit_transform([image])[0])
+    assert any("_g2c3_" in name for name in names)
+    np.testing.assert_allclose(cell_histograms(codes, None, bins, [2])[:bins], expected[bins:2 * bins])
+
+
+def test_intensity_grid_histogram_of_whole_region_equals_numpy_on_floats(rng):
+    image = rng.random((30, 30)).astype(np.float32)
+    with_grid = IntensityFeatures(bins=7, region="image", grid=(1, 3)).fit_transform([image])[0]
+    plain = IntensityFeatures(bins=7, region="image").fit_transform([image])[0]
+    np.testing.assert_allclose(with_grid[:len(plain)], plain)

@@ -82,6 +82,8 @@ def test_clahe_raises_local_contrast_on_16_bit():
 def test_normalize_within_head_ignores_background():
     image = _head()
     image[20:50, 30:100] = 100
+    for method in ["minmax", "percentile", "zscore"]:
+        assert NormalizeIntensity(method).fit_transform([image])[0].dtype == np.float32
     out = NormalizeIntensity("minmax").fit_transform([image])[0]
     assert out[25, 40] == 0.0 and out[70, 40] == 1.0
     assert out[5, 5] == 0.0  # background clipped

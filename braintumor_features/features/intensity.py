@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._extraction import REGIONS, FeatureExtractor, region_mask
+from ._grid import cell_histograms, cell_names, check_grid
 
 __all__ = ["IntensityFeatures", "first_order"]
 
@@ -101,6 +102,9 @@ class IntensityFeatures(FeatureExtractor):
         The pixels described: the head, the whole image, or the tumour mask.
     histogram : bool, default=True
         Include the histogram bins as features.
+    grid : sequence of int, default=(1,)
+        Spatial layout of the histogram: for each ``n`` a histogram per cell
+        of an ``n`` x ``n`` grid (1: the whole region), binned as above.
     n_jobs : int, default=None
         Parallel workers over images (-1: all cores).
     batch_size : int, default=None
@@ -125,14 +129,20 @@ class IntensityFeatures(FeatureExtractor):
         "bins": [Interval(Integral, 1, None, closed="left")],
         "region": [REGIONS],
         "histogram": ["boolean"],
+        "grid": ["array-like"],
     }
 
+    def _check_parameters(self):
+        check_grid(self.grid)
+
     def __init__(
-        self, bins=32, region="head", histogram=True, n_jobs=None, batch_size=None, on_error="raise"
+        self, bins=32, region="head", histogram=True, grid=(1,), n_jobs=None, batch_size=None,
+        on_error="raise",
     ):
         self.bins = bins
         self.region = region
         self.histogram = histogram
+        self.grid = grid
         self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.on_error = on_error
@@ -141,14 +151,19 @@ class IntensityFeatures(FeatureExtractor):
         region = region_mask(image, mask, self.region)
         values = image[region] if region is not None else image.ravel()
         values = values.astype(np.float64, copy=False)
-        counts, _ = np.histogram(values, bins=self.bins, range=_value_range(image, values))
+        value_range = _value_range(image, values)
+        counts, edges = np.histogram(values, bins=self.bins, range=value_range)
         stats = _first_order(values, counts)
         if not self.histogram:
             return stats
-        return np.concatenate([stats, counts / values.size])
+        if tuple(self.grid) == (1,):
+            return np.concatenate([stats, counts / values.size])
+        # Bin every pixel as np.histogram does (the last bin includes its right edge).
+        levels = np.clip(np.searchsorted(edges, image, side="right") - 1, 0, self.bins - 1)
+        return np.concatenate([stats, cell_histograms(levels, region, self.bins, self.grid)])
 
     def _feature_names(self):
         names = [f"intensity_{name}" for name in FIRST_ORDER_NAMES]
         if self.histogram:
-            names += [f"intensity_hist_bin{b:02d}" for b in range(self.bins)]
+            names += cell_names("intensity_hist", self.bins, self.grid)
         return names

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ._extraction import REGIONS, FeatureExtractor, region_mask
+from ._grid import cell_histograms, cell_names, check_grid
 
 __all__ = ["LBPFeatures", "lbp_codes", "lbp_bins"]
 
@@ -197,6 +198,10 @@ class LBPFeatures(FeatureExtractor):
     region : {"head", "image", "mask"}, default="head"
         Count only pixels inside the head (:func:`~braintumor_features.preprocessing.head_mask`),
         over the whole image, or inside the tumour mask the images carry.
+    grid : sequence of int, default=(1,)
+        Spatial layout: for each ``n`` a histogram per cell of an ``n`` x ``n``
+        grid (1: one histogram of the whole region). On canonical head images
+        ``(1, 2, 4)`` records where in the head each pattern occurs.
     n_jobs : int, default=None
         Parallel workers over images (-1: all cores).
     batch_size : int, default=None
@@ -224,17 +229,18 @@ class LBPFeatures(FeatureExtractor):
         "points": ["array-like", None],
         "method": [StrOptions({"uniform", "ror"})],
         "region": [REGIONS],
+        "grid": ["array-like"],
     }
 
     def __init__(
-        self, radii=(1, 2, 3), points=None, method="uniform", region="head", n_jobs=None,
-        batch_size=None,
-        on_error="raise",
+        self, radii=(1, 2, 3), points=None, method="uniform", region="head", grid=(1,),
+        n_jobs=None, batch_size=None, on_error="raise",
     ):
         self.radii = radii
         self.points = points
         self.method = method
         self.region = region
+        self.grid = grid
         self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.on_error = on_error
@@ -244,6 +250,7 @@ class LBPFeatures(FeatureExtractor):
         return list(zip(self.radii, points))
 
     def _check_parameters(self):
+        check_grid(self.grid)
         if len(self.radii) == 0 or any(not isinstance(r, Real) or r <= 0 for r in self.radii):
             raise ValueError(f"radii must be positive numbers, got {self.radii!r}")
         if self.points is not None and len(self.points) != len(self.radii):
@@ -262,17 +269,15 @@ class LBPFeatures(FeatureExtractor):
 
     def _features(self, image, mask):
         region = region_mask(image, mask, self.region)
-        histograms = []
-        for radius, points in self._scales():
-            codes = lbp_codes(image, points, radius, self.method)
-            codes = codes[region] if region is not None else codes.ravel()
-            counts = np.bincount(codes, minlength=lbp_bins(points, self.method))
-            histograms.append(counts / max(codes.size, 1))
-        return np.concatenate(histograms)
+        return np.concatenate([
+            cell_histograms(lbp_codes(image, points, radius, self.method), region,
+                            lbp_bins(points, self.method), self.grid)
+            for radius, points in self._scales()
+        ])
 
     def _feature_names(self):
         names = []
         for radius, points in self._scales():
-            scale = f"lbp_r{radius:g}_p{points}"
-            names += [f"{scale}_bin{b:02d}" for b in range(lbp_bins(points, self.method))]
+            names += cell_names(f"lbp_r{radius:g}_p{points}", lbp_bins(points, self.method),
+                                self.grid)
         return names
