@@ -17,6 +17,7 @@ from .io import ImageReadError, read_image, read_images
 from .persistence import load_model, save_model
 from .pipeline import make_pipeline
 from .preprocessing import CLAHE, CropHead, Denoise, Grayscale, NormalizeIntensity, Resize
+from .standardization import HistogramStandardizer
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ __all__ = [
     "GLCMFeatures",
     "HOGFeatures",
     "Grayscale",
+    "HistogramStandardizer",
     "ImageFeatures",
     "ImageReadError",
     "ImageSequence",

@@ -415,10 +415,14 @@ class NormalizeIntensity(ImageStep):
 
     Parameters
     ----------
-    method : {"percentile", "minmax", "zscore"}, default="percentile"
+    method : {"percentile", "minmax", "zscore", "robust"}, default="percentile"
         ``"percentile"`` maps the ``percentiles`` to 0 and 1 and clips;
         ``"minmax"`` maps minimum and maximum to 0 and 1; ``"zscore"``
-        subtracts the mean and divides by the standard deviation.
+        subtracts the mean and divides by the standard deviation;
+        ``"robust"`` subtracts the median and divides by the interquartile
+        range, so a bright tumour or a few hot pixels barely move the scale.
+        For a standard scale learned from training images see
+        :class:`~braintumor_features.standardization.HistogramStandardizer`.
     percentiles : (float, float), default=(1.0, 99.0)
         Lower and upper percentile for ``method="percentile"``.
     within_head : bool, default=True
@@ -438,7 +442,7 @@ class NormalizeIntensity(ImageStep):
     """
 
     _parameter_constraints = {
-        "method": [StrOptions({"percentile", "minmax", "zscore"})],
+        "method": [StrOptions({"percentile", "minmax", "zscore", "robust"})],
         "percentiles": [tuple, list],
         "within_head": ["boolean"],
     }
@@ -459,6 +463,9 @@ class NormalizeIntensity(ImageStep):
         if self.method == "zscore":
             std = float(values.std())
             return (image - float(values.mean())) / (std if std > 0 else 1.0), mask
+        if self.method == "robust":
+            low, median, high = (float(v) for v in np.percentile(values, (25, 50, 75)))
+            return (image - median) / (high - low if high > low else 1.0), mask
         if self.method == "minmax":
             low, high = float(values.min()), float(values.max())
         else:

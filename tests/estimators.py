@@ -12,6 +12,7 @@ from braintumor_features import (
     GLCMFeatures,
     HOGFeatures,
     Grayscale,
+    HistogramStandardizer,
     ImageFeatures,
     IntensityFeatures,
     LBPFeatures,
@@ -33,6 +34,9 @@ PREPROCESSING = [
     CLAHE(clip_limit=3.0, tile_grid_size=4),
     NormalizeIntensity("percentile"),
     NormalizeIntensity("zscore", within_head=False),
+    NormalizeIntensity("robust"),
+    HistogramStandardizer(percentiles=(1, 50, 99)),
+    HistogramStandardizer(scale=(-1.0, 1.0), within_head=False),
 ]
 
 FEATURES = [
