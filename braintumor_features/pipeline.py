@@ -8,7 +8,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .classifiers import SVMClassifier
-from .features import GLCMFeatures, ImageFeatures, IntensityFeatures, LBPFeatures, RegionFeatures
+from .features import (
+    GLCMFeatures,
+    HOGFeatures,
+    ImageFeatures,
+    IntensityFeatures,
+    LBPFeatures,
+    RegionFeatures,
+)
 from .features._extraction import FeatureExtractor
 from .preprocessing import CLAHE, CropHead, Grayscale, NormalizeIntensity, Resize
 
@@ -20,19 +27,29 @@ FEATURE_FAMILIES = {
     "lbp": LBPFeatures,
     "intensity": IntensityFeatures,
     "region": RegionFeatures,
+    "hog": HOGFeatures,
 }
 
-#: The families of the default recipe.
-DEFAULT_FEATURES = ("glcm", "lbp", "intensity", "region")
+#: Parameters that differ from a family's own defaults when it is chosen by
+#: name: histograms on 1 x 1, 2 x 2 and 4 x 4 grids keep where in the head a
+#: pattern lies (measured by benchmarks/ablation.py).
+RECIPE_PARAMETERS = {
+    "lbp": {"radii": (1, 2), "grid": (1, 2, 4)},
+    "intensity": {"bins": 16, "grid": (1, 2, 4)},
+}
+
+#: The families of the default recipe (benchmarks/ablation.py: region and
+#: HOG add nothing measurable to these three).
+DEFAULT_FEATURES = ("glcm", "lbp", "intensity")
 
 
 def default_features(names=DEFAULT_FEATURES) -> list:
-    """The named feature families with their default parameters.
+    """The named feature families with the recipe's parameters.
 
     Parameters
     ----------
-    names : sequence of str, default=("glcm", "lbp", "intensity", "region")
-        Keys of ``FEATURE_FAMILIES``.
+    names : sequence of str, default=("glcm", "lbp", "intensity")
+        Keys of ``FEATURE_FAMILIES``; parameters from ``RECIPE_PARAMETERS``.
 
     Returns
     -------
@@ -50,7 +67,7 @@ def default_features(names=DEFAULT_FEATURES) -> list:
             f"unknown feature families {unknown}; choose from {sorted(FEATURE_FAMILIES)} "
             "or pass (name, extractor) pairs"
         )
-    return [(name, FEATURE_FAMILIES[name]()) for name in names]
+    return [(name, FEATURE_FAMILIES[name](**RECIPE_PARAMETERS.get(name, {}))) for name in names]
 
 
 def _families(features):
@@ -74,7 +91,7 @@ def _families(features):
 
 def _classifier(classifier, n_jobs, random_state):
     if classifier == "svm":
-        return SVMClassifier(random_state=random_state)
+        return SVMClassifier(class_weight="balanced", random_state=random_state)
     if classifier == "rf":
         return RandomForestClassifier(
             n_estimators=500, class_weight="balanced", n_jobs=n_jobs, random_state=random_state
@@ -98,9 +115,11 @@ def make_pipeline(
     """Build the default classification pipeline for brain MRI slices.
 
     The steps bring every image to one canonical form (grayscale, cropped to
-    the head, one size, contrast-equalised, intensities normalised within the
-    head), extract texture, intensity and shape features in one parallel
-    pass, standardise them and classify.
+    the head, padded to a square of one size, contrast-equalised,
+    intensities normalised within the head), so the model sees anatomy and
+    not the file's size or colour mode; then they extract GLCM texture and
+    spatial grids of LBP and intensity histograms in one parallel pass,
+    standardise them and classify.
 
     Parameters
     ----------
@@ -109,8 +128,9 @@ def make_pipeline(
         (:class:`~braintumor_features.classifiers.SVMClassifier`);
         ``"rf"``: random forest of 500 trees; or any scikit-learn classifier.
     features : "default", str or list, default="default"
-        Feature families by name (``"glcm"``, ``"lbp"``, ``"intensity"``,
-        ``"region"``) and/or ``(name, FeatureExtractor)`` pairs.
+        ``"default"`` is ``("glcm", "lbp", "intensity")``. Feature families by
+        name (``"glcm"``, ``"lbp"``, ``"intensity"``, ``"region"``, ``"hog"``,
+        with ``RECIPE_PARAMETERS``) and/or ``(name, FeatureExtractor)`` pairs.
     image_size : int, default=256
         Side of the square canonical image.
     n_jobs : int, default=None
@@ -149,7 +169,7 @@ def make_pipeline(
         [
             ("grayscale", Grayscale()),
             ("crop", CropHead()),
-            ("resize", Resize(size=image_size)),
+            ("resize", Resize(size=image_size, keep_aspect=True)),
             ("clahe", CLAHE()),
             ("normalize", NormalizeIntensity()),
             ("features", ImageFeatures(_families(features), n_jobs=n_jobs, cache=memory)),
