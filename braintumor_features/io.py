@@ -89,6 +89,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     (4, 6)
     """
     path = Path(path)
+    image = _decode(_read_bytes(path), path)
+    return to_gray(image, name=str(path), bgr=True)
+
+
+def _read_bytes(path: Path) -> np.ndarray:
+    """The file's bytes, or an :class:`ImageReadError` naming it."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
@@ -99,8 +105,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     if data.size == 0:
         raise ImageReadError(f"{path}: the file is empty (0 bytes)")
-    image = _decode(data, path)
-    return to_gray(image, name=str(path), bgr=True)
+    return data
 
 
 def read_images(paths, *, on_error="raise") -> tuple[list, list]:
