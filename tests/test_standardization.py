@@ -108,3 +108,18 @@ def test_robust_zscore_is_median_and_iqr_inside_the_head_and_ignores_affine_chan
     expected = (image - np.median(values)) / stats.iqr(values)
     np.testing.assert_allclose(out[0], expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out[1], out[0], atol=1e-4)
+
+
+def test_feature_cache_tells_apart_standardizers_fitted_on_different_images(demo):
+    from braintumor_features.features import FeatureCache, ImageFeatures, IntensityFeatures
+
+    images, cache = demo.images[:6], FeatureCache()
+    features = ImageFeatures([("intensity", IntensityFeatures(bins=8))], cache=cache)
+    rows = []
+    for train in (demo.images[:10], [image // 3 for image in demo.images[:10]]):
+        standardised = HistogramStandardizer().fit(train).transform(images)
+        rows.append(features.fit_transform(standardised))
+        uncached = ImageFeatures([("intensity", IntensityFeatures(bins=8))]).fit_transform(
+            standardised)
+        np.testing.assert_array_equal(rows[-1], uncached)
+    assert not np.array_equal(rows[0], rows[1])

@@ -74,12 +74,19 @@ def item_digest(item) -> str:
     return _digest(_source_digest(item), "none")
 
 
+def _fitted_state(step) -> tuple:
+    """What a learning step (e.g. HistogramStandardizer) learned in ``fit``; () for the rest."""
+    learned = {name: value for name, value in vars(step).items()
+               if name.endswith("_") and not name.startswith("_")}
+    return (learned,) if learned else ()
+
+
 def parameters_digest(steps, signature) -> str:
     """Digest of a preprocessing chain and an extractor's signature."""
     from .. import __version__
 
     chain = [(type(step).__module__, type(step).__qualname__, step.get_params(deep=False))
-             for step in steps]
+             + _fitted_state(step) for step in steps]
     return _digest(__version__, joblib.hash(chain), joblib.hash(signature))
 
 
@@ -104,7 +111,10 @@ class FeatureCache:
     Notes
     -----
     Keys are digests of the image's content, its mask, every preprocessing
-    step's class and parameters, the extractor's class and parameters and
+    step's class, parameters and fitted attributes (of a step that learns,
+    such as
+    :class:`~braintumor_features.standardization.HistogramStandardizer`),
+    the extractor's class and parameters and
     the library version. A file's content digest is remembered for as long
     as its size and modification time are unchanged. In-memory rows stay
     until :meth:`clear`; rows on disk until the directory is deleted. Files
