@@ -70,3 +70,11 @@ def test_one_source_is_refused(data):
     X, y, _ = data
     with pytest.raises(ValueError, match="at least two sources"):
         leave_one_source_out(LogisticRegression(), X, y, ["s1"] * len(y))
+
+
+def test_no_source_can_be_held_out_when_each_has_one_class():
+    X = np.arange(10.0)[:, None]
+    y = np.array(["a"] * 5 + ["b"] * 5)
+    with pytest.warns(UserWarning, match="cannot hold out"):
+        table = leave_one_source_out(LogisticRegression(), X, y, y)
+    assert table["accuracy"].isna().all() and table["n_unseen"].tolist() == [5, 5]

@@ -123,3 +123,19 @@ def test_feature_cache_tells_apart_standardizers_fitted_on_different_images(demo
             standardised)
         np.testing.assert_array_equal(rows[-1], uncached)
     assert not np.array_equal(rows[0], rows[1])
+
+
+def test_matches_intensity_normalization_nyul(demo):
+    # The reference implementation of Nyúl–Udupa (skipped without it).
+    reference = pytest.importorskip("intensity_normalization")
+    images = [image.astype(float) for image in demo.images[:12]]
+    masks = [head_mask(image) for image in images]
+    nyul = reference.NyulNormalizer(output_min_value=0.0, output_max_value=1.0)
+    nyul.fit_population([reference.create_image(i) for i in images[:8]],
+                        [reference.create_image(m) for m in masks[:8]])
+    ours = HistogramStandardizer(tuple(nyul.percentiles)).fit(images[:8])
+    np.testing.assert_allclose(ours.standard_landmarks_, nyul.standard_scale)
+    for image, mask, out in zip(images[8:], masks[8:], ours.transform(images[8:])):
+        expected = nyul.transform(reference.create_image(image),
+                                  reference.create_image(mask)).get_data()
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
