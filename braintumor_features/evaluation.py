@@ -6,6 +6,13 @@ returns an :class:`EvaluationReport` of out-of-fold predictions: accuracy,
 balanced accuracy, per-class and macro precision/recall/F1, one-vs-rest ROC
 AUC, the confusion matrix and the per-fold scores, as tables.
 :func:`feature_importance` measures which features a fitted pipeline uses.
+
+What a model is worth on other hospitals' images: :func:`evaluate_cross_source`
+trains on one data set and scores on another, :func:`leave_one_source_out`
+holds out each source in turn, and :func:`shortcut_audit` measures how well
+file metadata alone predicts the label (a data set whose classes come from
+different sources can be "solved" without looking at the anatomy) and how
+well the features predict the source.
 """
 
 from __future__ import annotations
@@ -614,6 +621,11 @@ def _chance(labels) -> float:
     return float(counts.max() / counts.sum())
 
 
+def _skill(accuracy, chance) -> float:
+    """The share of the gap from chance to perfect accuracy that a model closes."""
+    return 0.0 if chance >= 1 else (accuracy - chance) / (1 - chance)
+
+
 @dataclass
 class ShortcutAudit:
     """How much of a data set's labels can be read without looking at the anatomy.
@@ -666,9 +678,7 @@ class ShortcutAudit:
     def label_skill(self) -> float:
         """``(accuracy - chance) / (1 - chance)``: the share of the gap from chance to perfect
         that metadata closes (0 at chance, 1 when metadata gives every label)."""
-        if self.label_chance >= 1:
-            return 0.0
-        return (self.label_accuracy - self.label_chance) / (1 - self.label_chance)
+        return _skill(self.label_accuracy, self.label_chance)
 
     @property
     def has_shortcut(self) -> bool:
@@ -687,8 +697,7 @@ class ShortcutAudit:
             rows["source from features"] = (self.source_report, self.source_chance)
         return pd.DataFrame(
             {name: {"accuracy": report.accuracy, "balanced_accuracy": report.balanced_accuracy,
-                    "chance": chance, "skill": (report.accuracy - chance) / (1 - chance)
-                    if chance < 1 else 0.0}
+                    "chance": chance, "skill": _skill(report.accuracy, chance)}
              for name, (report, chance) in rows.items()}
         ).T.rename_axis("audit")
 
