@@ -55,9 +55,11 @@ class HistogramStandardizer(ImageStep):
     ----------
     standard_landmarks_ : ndarray of shape (n_percentiles,)
         The learned standard scale: the mean mapped landmark of each
-        percentile over the training images.
+        percentile over the training images. Images constant between their
+        first and last landmark are left out; when every one is, the
+        landmarks of a uniform histogram are used.
     n_images_ : int
-        Number of training images.
+        Number of training images that set the scale.
 
     Notes
     -----
@@ -131,13 +133,12 @@ class HistogramStandardizer(ImageStep):
             span = landmarks[-1] - landmarks[0]
             if span > 0:  # a constant image says nothing about the scale
                 mapped.append(low + (landmarks - landmarks[0]) * ((high - low) / span))
-        if not mapped:
-            raise ValueError(
-                "HistogramStandardizer.fit: every training image is constant between its first "
-                "and last landmark percentile; fit on real images"
-            )
-        self.standard_landmarks_ = np.mean(mapped, axis=0)
         self.n_images_ = len(mapped)
+        if not mapped:  # nothing to learn: the landmarks of a uniform histogram
+            percentiles = np.asarray(self.percentiles, dtype=float)
+            mapped.append(low + (percentiles - percentiles[0])
+                          * ((high - low) / (percentiles[-1] - percentiles[0])))
+        self.standard_landmarks_ = np.mean(mapped, axis=0)
         return self
 
     def transform(self, X):

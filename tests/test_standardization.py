@@ -95,9 +95,14 @@ def test_bad_parameters_are_named(demo, params, match):
         HistogramStandardizer(**params).fit(demo.images[:2])
 
 
-def test_constant_training_images_are_refused():
-    with pytest.raises(ValueError, match="constant"):
-        HistogramStandardizer(within_head=False).fit([np.full((8, 8), 7, np.uint8)])
+def test_constant_images_teach_nothing():
+    constant, ramp = np.full((8, 8), 7, np.uint8), np.arange(64.0).reshape(8, 8) ** 2
+    step = HistogramStandardizer((0, 50, 100), within_head=False).fit([constant])
+    assert step.n_images_ == 0 and step.standard_landmarks_.tolist() == [0.0, 0.5, 1.0]
+    assert step.transform([constant])[0].tolist() == np.zeros((8, 8)).tolist()
+    learned = HistogramStandardizer((0, 50, 100), within_head=False).fit([constant, ramp])
+    assert learned.n_images_ == 1
+    np.testing.assert_allclose(learned.standard_landmarks_, [0, np.median(ramp) / 63**2, 1])
 
 
 def test_robust_zscore_is_median_and_iqr_inside_the_head_and_ignores_affine_changes(demo):
