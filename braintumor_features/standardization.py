@@ -17,12 +17,13 @@ head, is ``NormalizeIntensity(method="robust")`` in
 from __future__ import annotations
 
 import copy
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .features._extraction import extract
 from .images import ImageSequence
 from .preprocessing import ImageStep, head_mask
 
@@ -50,6 +51,10 @@ class HistogramStandardizer(ImageStep):
         Take the landmarks over the head
         (:func:`~braintumor_features.preprocessing.head_mask`) only, so the
         amount of black background does not move them.
+    n_jobs : int, default=None
+        Worker processes reading the training images' landmarks in ``fit``
+        (None means 1, -1 all cores; one process inside another joblib
+        worker, as for the feature extractors).
 
     Attributes
     ----------
@@ -86,13 +91,15 @@ class HistogramStandardizer(ImageStep):
         "percentiles": [tuple, list, np.ndarray],
         "scale": [tuple, list],
         "within_head": ["boolean"],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(self, percentiles=(1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99), scale=(0.0, 1.0),
-                 within_head=True):
+                 within_head=True, n_jobs=None):
         self.percentiles = percentiles
         self.scale = scale
         self.within_head = within_head
+        self.n_jobs = n_jobs
 
     def _check_parameters(self):
         percentiles = np.asarray(self.percentiles, dtype=float)
@@ -106,7 +113,7 @@ class HistogramStandardizer(ImageStep):
                 or not self.scale[0] < self.scale[1]):
             raise ValueError(f"scale must be (low, high) with low < high, got {self.scale!r}")
 
-    def _landmarks(self, image):
+    def _landmarks(self, image, mask=None):
         values = image[head_mask(image)] if self.within_head else image.ravel()
         return np.percentile(values.astype(np.float64, copy=False), self.percentiles)
 
@@ -126,19 +133,16 @@ class HistogramStandardizer(ImageStep):
         """
         self._validate_params()
         self._check_parameters()
+        landmarks, _ = extract(X, self._landmarks, n_features=len(self.percentiles),
+                               n_jobs=self.n_jobs)
+        landmarks = landmarks[landmarks[:, -1] > landmarks[:, 0]]  # constant ones say nothing
+        self.n_images_ = len(landmarks)
+        if not len(landmarks):  # nothing to learn: the landmarks of a uniform histogram
+            landmarks = np.asarray(self.percentiles, dtype=float)[None, :]
         low, high = self.scale
-        mapped = []
-        for image, _ in ImageSequence(X).records():
-            landmarks = self._landmarks(image)
-            span = landmarks[-1] - landmarks[0]
-            if span > 0:  # a constant image says nothing about the scale
-                mapped.append(low + (landmarks - landmarks[0]) * ((high - low) / span))
-        self.n_images_ = len(mapped)
-        if not mapped:  # nothing to learn: the landmarks of a uniform histogram
-            percentiles = np.asarray(self.percentiles, dtype=float)
-            mapped.append(low + (percentiles - percentiles[0])
-                          * ((high - low) / (percentiles[-1] - percentiles[0])))
-        self.standard_landmarks_ = np.mean(mapped, axis=0)
+        mapped = low + (landmarks - landmarks[:, :1]) * (
+            (high - low) / (landmarks[:, -1:] - landmarks[:, :1]))
+        self.standard_landmarks_ = mapped.mean(axis=0)
         return self
 
     def transform(self, X):

@@ -35,7 +35,7 @@ PREPROCESSING = [
     NormalizeIntensity("percentile"),
     NormalizeIntensity("zscore", within_head=False),
     NormalizeIntensity("robust"),
-    HistogramStandardizer(percentiles=(1, 50, 99)),
+    HistogramStandardizer(percentiles=(1, 50, 99), n_jobs=2),
     HistogramStandardizer(scale=(-1.0, 1.0), within_head=False),
 ]
 

@@ -144,3 +144,11 @@ def test_matches_intensity_normalization_nyul(demo):
         expected = nyul.transform(reference.create_image(image),
                                   reference.create_image(mask)).get_data()
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_landmarks_identical_for_any_n_jobs_and_bad_files_named(demo, tmp_path):
+    one = HistogramStandardizer(n_jobs=1).fit(demo.images)
+    two = HistogramStandardizer(n_jobs=2).fit(demo.images)
+    np.testing.assert_array_equal(one.standard_landmarks_, two.standard_landmarks_)
+    with pytest.raises(ValueError, match="missing.png"):
+        HistogramStandardizer().fit([demo.images[0], tmp_path / "missing.png"])
