@@ -12,6 +12,8 @@ preprocessing chain (see :class:`~braintumor_features.images.ImageSequence`).
 from __future__ import annotations
 
 import math
+import re
+import textwrap
 import threading
 import warnings
 from contextlib import contextmanager
@@ -276,6 +278,29 @@ def extract(
     return rows, skipped
 
 
+#: The parameters every feature family takes, documented once: a class
+#: docstring line ``{extraction parameters}`` is replaced by this text.
+EXTRACTION_PARAMETERS = """\
+n_jobs : int, default=None
+    Parallel workers over images (-1: all cores).
+batch_size : int, default=None
+    Images per parallel task (None: automatic).
+on_error : {"raise", "skip"}, default="raise"
+    ``"skip"``: an image that cannot be read or processed gets a row of
+    NaN and is listed in ``skipped_``; the others are all computed.
+"""
+
+
+def _document_shared_parameters(doc):
+    """Put :data:`EXTRACTION_PARAMETERS` where ``doc`` says, at its indentation."""
+    return re.sub(
+        r"^( *)\{extraction parameters\}\n",
+        lambda line: textwrap.indent(EXTRACTION_PARAMETERS, line.group(1)),
+        doc,
+        flags=re.MULTILINE,
+    )
+
+
 class FeatureExtractor(TransformerMixin, BaseEstimator):
     """Base class of the feature families: images in, a 2-D float matrix out.
 
@@ -314,6 +339,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "on_error": [StrOptions({"raise", "skip"})],
     }
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__:
+            cls.__doc__ = _document_shared_parameters(cls.__doc__)
 
     def fit(self, X, y=None):
         """Check the parameters; nothing is learned.

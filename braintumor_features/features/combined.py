@@ -28,13 +28,7 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         Named feature families. Their own ``n_jobs`` is ignored here; their
         parameters are reachable as ``<name>__<param>`` (e.g.
         ``glcm__distances``), also from a grid search.
-    n_jobs : int, default=None
-        Parallel workers over images (-1: all cores).
-    batch_size : int, default=None
-        Images per parallel task (None: automatic).
-    on_error : {"raise", "skip"}, default="raise"
-        ``"skip"``: an image that cannot be read or processed gets a row of
-        NaN and is listed in ``skipped_``; the others are all computed.
+    {extraction parameters}
     cache : FeatureCache, bool, str, path or joblib.Memory, default=None
         Keep each image's row and reuse it when the same image comes again
         with the same preprocessing and family parameters (a grid search

@@ -254,13 +254,7 @@ class GLCMFeatures(FeatureExtractor):
     region : {"head", "image", "mask"}, default="head"
         Count only pairs inside the head (:func:`~braintumor_features.preprocessing.head_mask`),
         over the whole image, or inside the tumour mask the images carry.
-    n_jobs : int, default=None
-        Parallel workers over images (-1: all cores).
-    batch_size : int, default=None
-        Images per parallel task (None: automatic).
-    on_error : {"raise", "skip"}, default="raise"
-        ``"skip"``: an image that cannot be read or processed gets a row of
-        NaN and is listed in ``skipped_``; the others are all computed.
+    {extraction parameters}
 
     Examples
     --------

@@ -39,13 +39,7 @@ class HOGFeatures(FeatureExtractor):
         Side of a HOG cell in pixels (of the resized image).
     orientations : int, default=9
         Number of orientation bins.
-    n_jobs : int, default=None
-        Parallel workers over images (-1: all cores).
-    batch_size : int, default=None
-        Images per parallel task (None: automatic).
-    on_error : {"raise", "skip"}, default="raise"
-        ``"skip"``: an image that cannot be read or processed gets a row of
-        NaN and is listed in ``skipped_``; the others are all computed.
+    {extraction parameters}
 
     Examples
     --------

@@ -105,13 +105,7 @@ class IntensityFeatures(FeatureExtractor):
     grid : sequence of int, default=(1,)
         Spatial layout of the histogram: for each ``n`` a histogram per cell
         of an ``n`` x ``n`` grid (1: the whole region), binned as above.
-    n_jobs : int, default=None
-        Parallel workers over images (-1: all cores).
-    batch_size : int, default=None
-        Images per parallel task (None: automatic).
-    on_error : {"raise", "skip"}, default="raise"
-        ``"skip"``: an image that cannot be read or processed gets a row of
-        NaN and is listed in ``skipped_``; the others are all computed.
+    {extraction parameters}
 
     Examples
     --------

@@ -202,13 +202,7 @@ class LBPFeatures(FeatureExtractor):
         Spatial layout: for each ``n`` a histogram per cell of an ``n`` x ``n``
         grid (1: one histogram of the whole region). On canonical head images
         ``(1, 2, 4)`` records where in the head each pattern occurs.
-    n_jobs : int, default=None
-        Parallel workers over images (-1: all cores).
-    batch_size : int, default=None
-        Images per parallel task (None: automatic).
-    on_error : {"raise", "skip"}, default="raise"
-        ``"skip"``: an image that cannot be read or processed gets a row of
-        NaN and is listed in ``skipped_``; the others are all computed.
+    {extraction parameters}
 
     Examples
     --------

@@ -128,13 +128,7 @@ class RegionFeatures(FeatureExtractor):
         Add the left/right asymmetry of the head: mean absolute difference
         between the head and its mirror image (relative to the mean grey
         value) and their correlation.
-    n_jobs : int, default=None
-        Parallel workers over images (-1: all cores).
-    batch_size : int, default=None
-        Images per parallel task (None: automatic).
-    on_error : {"raise", "skip"}, default="raise"
-        ``"skip"``: an image that cannot be read or processed gets a row of
-        NaN and is listed in ``skipped_``; the others are all computed.
+    {extraction parameters}
 
     Examples
     --------
