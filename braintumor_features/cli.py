@@ -4,6 +4,12 @@ Run ``braintumor COMMAND --help`` for each command's options. Results go to
 standard output; progress bars (on a terminal only), notes, warnings and
 errors go to standard error.
 
+``train``, ``evaluate`` and ``extract`` take one or more data folders, read
+together with :func:`~braintumor_features.datasets.load_folders`: each
+folder (or its ``metadata.csv`` ``source`` column) is a source, subjects of
+different sources are different groups, and the notes and the saved
+model's training summary count the images of each source.
+
 Images that cannot be read or processed never stop a run: features are
 extracted once with ``on_error="skip"``, failed images are left out (and
 listed on standard error, and in ``predict``'s output), and the remaining
@@ -30,7 +36,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from tqdm.auto import tqdm
 
-from .datasets import IMAGE_SUFFIXES, load_folder, make_demo
+from .datasets import IMAGE_SUFFIXES, load_folders, make_demo
 from .evaluation import EvaluationReport, _split_at_features, evaluate
 from .features import SkippedImagesWarning
 from .persistence import load_model, save_model
@@ -134,25 +140,50 @@ def _exit_code(args, skipped):
     return EXIT_SKIPPED if skipped and args.strict else 0
 
 
-def _load_data(path, console, *, min_classes):
-    """``load_folder`` plus the checks a command line needs."""
-    root = Path(path)
-    data = load_folder(root)
-    if not (root / "metadata.csv").exists():
-        empty = sorted(
-            folder.name for folder in root.iterdir()
-            if folder.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES
-                                           for p in folder.iterdir())
-        )
-        if empty:
-            console.warn(f"{root}: class folders with no images are ignored: {', '.join(empty)}")
+def _where(paths):
+    """The data folders, as error messages and titles name them."""
+    return ", ".join(map(str, paths))
+
+
+def _warn_empty_class_folders(root, console):
+    if (root / "metadata.csv").exists():
+        return
+    empty = sorted(
+        folder.name for folder in root.iterdir()
+        if folder.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+    )
+    if empty:
+        console.warn(f"{root}: class folders with no images are ignored: {', '.join(empty)}")
+
+
+def _counts(values):
+    """How often each distinct value occurs, in sorted order: ``{"a": 3, "b": 1}``."""
+    names, counts = np.unique(values, return_counts=True)
+    return {str(name): int(count) for name, count in zip(names, counts)}
+
+
+def _listing(counts):
+    """``"a (3), b (1)"`` from :func:`_counts`."""
+    return ", ".join(f"{name} ({count})" for name, count in counts.items())
+
+
+def _load_data(paths, console, *, min_classes):
+    """``load_folders`` plus the checks a command line needs.
+
+    One note per folder when one is given, else one per source.
+    """
+    data = load_folders(paths)
+    for root in map(Path, paths):
+        _warn_empty_class_folders(root, console)
     if len(data.target_names) < min_classes:
         raise CommandError(
-            f"{root}: found only the class {', '.join(data.target_names)}; training needs at "
-            "least two classes, one folder of images each"
+            f"{_where(paths)}: found only the class {', '.join(data.target_names)}; training "
+            "needs at least two classes, one folder of images each"
         )
-    console.note(f"{root}: {len(data.paths)} images, classes "
-                 + ", ".join(f"{c} ({int((data.target == c).sum())})" for c in data.target_names))
+    parts = ([(paths[0], data.target)] if len(paths) == 1 else
+             [(name, data.target[data.sources == name]) for name in np.unique(data.sources)])
+    for name, target in parts:
+        console.note(f"{name}: {len(target)} images, classes {_listing(_counts(target))}")
     return data
 
 
@@ -192,22 +223,25 @@ def _train(args, console):
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
     rows, y, groups = rows[good], data.target[good], data.groups[good]
-    _check_classes(y, args.data_dir)
+    _check_classes(y, _where(args.data_dir))
+    several = len(args.data_dir) > 1
     training = {
-        "data": str(args.data_dir), "n_images": int(good.sum()), "n_skipped": len(skipped),
+        "data": [str(p) for p in args.data_dir] if several else str(args.data_dir[0]),
+        "n_images": int(good.sum()), "n_skipped": len(skipped),
         "n_subjects": int(len(np.unique(groups))),
-        "class_counts": {str(c): int((y == c).sum()) for c in np.unique(y)},
+        "class_counts": _counts(y), "sources": _counts(data.sources[good]),
     }
+    sources = f"; sources {_listing(training['sources'])}" if several else ""
     if args.cv:
         report = _cross_validate(back, rows, y, groups, args.cv, args.random_state)
         _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
-                              f"({len(y)} images, {training['n_subjects']} subjects):")
+                              f"({len(y)} images, {training['n_subjects']} subjects{sources}):")
         training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
                           "balanced_accuracy": report.balanced_accuracy}
     back.fit(rows, y)
     save_model(model, args.output, training=training)
     classes = ", ".join(map(str, model.classes_))
-    console.note(f"wrote {args.output} ({len(y)} images, classes {classes})")
+    console.note(f"wrote {args.output} ({len(y)} images, classes {classes}{sources})")
     return _exit_code(args, skipped)
 
 
@@ -222,18 +256,19 @@ def _load(args, console):
 def _evaluate(args, console):
     model = _load(args, console)
     front, back = _split(model, args.model)
+    where = _where(args.data_dir)
     data = _load_data(args.data_dir, console, min_classes=1)
     rows, skipped = extract_features(front, data.paths, console)
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
     y = data.target[good]
     if not good.any():
-        raise CommandError(f"{args.data_dir}: none of the images could be read")
+        raise CommandError(f"{where}: none of the images could be read")
     known = np.asarray(model.classes_)
     unseen = sorted(set(y) - set(known.astype(str)))
     if unseen:
         console.warn(
-            f"{args.data_dir}: classes the model was never trained on: {', '.join(unseen)} "
+            f"{where}: classes the model was never trained on: {', '.join(unseen)} "
             f"({int(np.isin(y, unseen).sum())} images); they count as errors. The model knows: "
             + ", ".join(map(str, known))
         )
@@ -244,7 +279,7 @@ def _evaluate(args, console):
     report = EvaluationReport(classes=classes, y_true=y, y_pred=back.predict(rows[good]),
                               fold=np.zeros(len(y), int),
                               y_score=scores if hasattr(back, "predict_proba") else None)
-    _print_report(report, f"{args.model} on {args.data_dir} ({len(y)} images):")
+    _print_report(report, f"{args.model} on {where} ({len(y)} images):")
     if args.report:
         _write_report(report, args, console)
     return _exit_code(args, skipped)
@@ -254,7 +289,7 @@ def _write_report(report, args, console):
     from .report import write_report  # matplotlib is loaded only when a report is asked for
 
     write_report(report, args.report, title=f"Evaluation of {Path(args.model).name}",
-                 description=f"Model {args.model} on the images of {args.data_dir}.")
+                 description=f"Model {args.model} on the images of {_where(args.data_dir)}.")
     console.note(f"wrote {args.report}")
 
 
@@ -342,8 +377,9 @@ def _extract(args, console):
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
     names = front.steps[-1][1].get_feature_names_out()
+    columns = ["file", "label", "subject"] + (["source"] if len(args.data_dir) > 1 else [])
     table = pd.concat(
-        [data.frame.loc[good, ["file", "label", "subject"]].reset_index(drop=True),
+        [data.frame.loc[good, columns].reset_index(drop=True),
          pd.DataFrame(rows[good], columns=names)], axis=1)
     _write_table(table, args.output)
     console.note(f"wrote {args.output} ({len(table)} images x {len(names)} features)")
@@ -415,9 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     Examples
     --------
     >>> from braintumor_features.cli import build_parser
-    >>> args = build_parser().parse_args(["train", "data", "-o", "model.skops"])
-    >>> args.command, args.output
-    ('train', 'model.skops')
+    >>> args = build_parser().parse_args(["train", "site_a", "site_b", "-o", "model.skops"])
+    >>> args.command, args.data_dir, args.output
+    ('train', ['site_a', 'site_b'], 'model.skops')
     """
     parser = argparse.ArgumentParser(
         prog="braintumor", description="Classify brain-tumour MRI slices with classical features.",
@@ -425,12 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
                "with --strict.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_help = "class-per-folder image tree (<dir>/<class>/<image>; metadata.csv used if present)"
+    data_help = ("class-per-folder image trees (<dir>/<class>/<image>; metadata.csv used if "
+                 "present), one per source; several are used together")
 
     train = commands.add_parser(
-        "train", parents=[_options()], help="train a model on a folder of images",
-        description="Train the default pipeline on a class-per-folder image tree and save it.")
-    train.add_argument("data_dir", help=data_help)
+        "train", parents=[_options()], help="train a model on folders of images",
+        description="Train the default pipeline on one or more class-per-folder image trees and "
+                    "save it. Give every source you have: a model trained on one source learns "
+                    "its scanner. Grouped cross-validation (--cv) keeps each subject of each "
+                    "source on one side.")
+    train.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     train.add_argument("-o", "--output", required=True,
                        help="model file to write: .joblib, or .skops for sharing safely")
     train.add_argument("--classifier", choices=["svm", "rf"], default="svm")
@@ -442,9 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate_ = commands.add_parser(
         "evaluate", parents=[_options(), _model_options()],
-        help="measure a model on a labelled folder of images",
-        description="Predict every image of a class-per-folder tree and print the metrics.")
-    evaluate_.add_argument("data_dir", help=data_help)
+        help="measure a model on labelled folders of images",
+        description="Predict every image of one or more class-per-folder trees and print the "
+                    "metrics.")
+    evaluate_.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     evaluate_.add_argument("--report", metavar="FILE.html", help="also write an HTML report")
     evaluate_.set_defaults(run=_evaluate)
 
@@ -457,10 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(run=_predict)
 
     extract = commands.add_parser(
-        "extract", parents=[_options()], help="write the feature table of a folder of images",
+        "extract", parents=[_options()], help="write the feature table of folders of images",
         description="Compute the default features of every image: one row per image with "
-                    "file, label and subject.")
-    extract.add_argument("data_dir", help=data_help)
+                    "file, label and subject, and source when several folders are given.")
+    extract.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     extract.add_argument("-o", "--output", required=True, help="table to write: .csv or .parquet")
     _work_options(extract)
     extract.set_defaults(run=_extract)

@@ -1,4 +1,4 @@
-"""Data sets: a class-per-folder tree, the figshare release, a synthetic demo set.
+"""Data sets: class-per-folder trees, the figshare release, a synthetic demo set.
 
 Also :func:`find_duplicates`, which finds identical and near-identical
 images, so that a train/test split that shares them can be caught.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import urllib.request
@@ -31,6 +32,7 @@ from .preprocessing import to_uint8
 
 __all__ = [
     "load_folder",
+    "load_folders",
     "load_figshare",
     "fetch_figshare",
     "make_demo",
@@ -143,6 +145,124 @@ def load_folder(path) -> Bunch:
         groups=frame["subject"].to_numpy(dtype=str),
         masks=masks,
         frame=frame,
+    )
+
+
+def _folder_sources(frame, root):
+    """The source of each row (metadata's ``source`` where given, else the folder's name).
+
+    Also returns which rows the metadata named.
+    """
+    given = frame["source"] if "source" in frame.columns else pd.Series(np.nan, index=frame.index)
+    named = given.notna().to_numpy()
+    return given.where(named, root.resolve().name).to_numpy(dtype=str), named
+
+
+def _check_folders_apart(roots, found):
+    """Refuse a folder given twice, and a source name two folders share unless both declare it.
+
+    Subjects are only kept apart by their source, so a source shared by
+    folders that do not declare it (two folders of the same name) would
+    merge unrelated patients.
+    """
+    resolved = [root.resolve() for root in roots]
+    for index, folder in enumerate(resolved):
+        if folder in resolved[:index]:
+            raise ValueError(f"{roots[index]}: data folder given twice")
+    owners = {}
+    for root, (sources, named) in zip(roots, found):
+        for name in map(str, np.unique(sources)):
+            declared = bool(named[sources == name].all())
+            if name in owners and not (declared and owners[name][1]):
+                raise ValueError(
+                    f"{owners[name][0]} and {root}: both give source {name!r} (a folder name "
+                    "where metadata.csv names no source), so their subjects would be mixed; "
+                    "rename one folder or give it a metadata.csv with a source column"
+                )
+            owners.setdefault(name, (root, declared))
+
+
+def load_folders(paths) -> Bunch:
+    """Load several class-per-folder trees as one data set, keeping track of their sources.
+
+    Each folder is read with :func:`load_folder`. The source of an image is
+    the ``source`` column of its folder's ``metadata.csv`` where given, else
+    the folder's name. Groups are ``"<source>:<subject>"``, so patients of
+    different sources never share a group, while folders whose
+    ``metadata.csv`` files name the same source share its patient ids.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        The data folders (one path is one folder).
+
+    Returns
+    -------
+    Bunch with
+        paths : list of str
+            Image files, folder after folder.
+        target : ndarray of str
+            Class names.
+        target_names : ndarray of str
+            Sorted distinct class names of all folders.
+        groups : ndarray of str
+            ``"<source>:<subject>"`` (see :func:`load_folder` for the subject):
+            pass it as ``groups`` to grouped cross-validation.
+        masks : list of Outline or None
+            Tumour outlines.
+        frame : pandas.DataFrame
+            The folders' frames one after the other, ``file`` relative to its
+            folder and ``source`` filled in.
+        sources : ndarray of str
+            The source of each image: pass it to
+            :func:`~braintumor_features.evaluation.leave_one_source_out` to
+            score each source with a model trained on the others.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a folder does not exist.
+    ValueError
+        If no folder is given, a folder holds no images or is given twice,
+        or two folders without a ``source`` column have the same name.
+
+    See Also
+    --------
+    load_folder : one folder.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np, os, tempfile
+    >>> from braintumor_features.datasets import load_folders
+    >>> root = tempfile.mkdtemp()
+    >>> for folder, label in [("hospital_a", "glioma"), ("hospital_b", "no_tumor")]:
+    ...     os.makedirs(os.path.join(root, folder, label))
+    ...     _ = cv2.imwrite(os.path.join(root, folder, label, "a.png"), np.zeros((8, 8), np.uint8))
+    >>> data = load_folders([os.path.join(root, "hospital_a"), os.path.join(root, "hospital_b")])
+    >>> data.sources.tolist(), data.target_names.tolist()
+    (['hospital_a', 'hospital_b'], ['glioma', 'no_tumor'])
+    >>> data.groups.tolist()
+    ['hospital_a:file:glioma/a.png', 'hospital_b:file:no_tumor/a.png']
+    """
+    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    if not roots:
+        raise ValueError("load_folders needs at least one data folder")
+    parts = [load_folder(root) for root in roots]
+    found = [_folder_sources(part.frame, root) for part, root in zip(parts, roots)]
+    _check_folders_apart(roots, found)
+    frame = pd.concat([part.frame.assign(source=sources)
+                       for part, (sources, _) in zip(parts, found)], ignore_index=True)
+    sources = frame["source"].to_numpy(dtype=str)
+    subjects = np.concatenate([part.groups for part in parts])
+    target = np.concatenate([part.target for part in parts])
+    return Bunch(
+        paths=[path for part in parts for path in part.paths],
+        target=target,
+        target_names=np.unique(target),
+        groups=np.char.add(np.char.add(sources, ":"), subjects),
+        masks=[mask for part in parts for mask in part.masks],
+        frame=frame,
+        sources=sources,
     )
 
 

@@ -522,7 +522,9 @@ def leave_one_source_out(pipeline, X, y, sources, *, n_jobs=None) -> pd.DataFram
     y : array-like of shape (n_samples,)
     sources : array-like of shape (n_samples,)
         Where each image comes from (data set, hospital, scanner), e.g. the
-        ``source`` column of ``metadata.csv``. At least two sources.
+        ``sources`` of :func:`~braintumor_features.datasets.load_folders`
+        (the ``source`` column of ``metadata.csv``, else the folder's name).
+        At least two sources.
     n_jobs : int, default=None
         Held-out sources fitted in parallel.
 

@@ -66,6 +66,7 @@ def test_train_with_cv_prints_a_grouped_summary_and_stores_metadata(tree, tmp_pa
     model, meta = load_model(path, return_metadata=True)
     assert meta["training"]["class_counts"] == {c: 12 for c in model.classes_}
     assert meta["training"]["cv"]["folds"] == 2 and meta["training"]["n_skipped"] == 0
+    assert meta["training"]["data"] == str(tree) and meta["training"]["sources"] == {tree.name: 48}
 
 
 def test_predict_formats_agree_with_the_model(tree, model_path, capsys):
@@ -130,6 +131,49 @@ def test_extract_parquet(tree, tmp_path, capsys):
     assert len(pd.read_parquet(out_file)) == 48
 
 
+@pytest.fixture(scope="module")
+def two_sources(tmp_path_factory):
+    """site_a: glioma, meningioma (4 each); site_b: meningioma, no_tumor, pituitary (4 each).
+
+    Without metadata, and with the same file names under meningioma in both.
+    """
+    root = tmp_path_factory.mktemp("sources")
+    site_a, site_b = _write_tree(root / "site_a", 16), _write_tree(root / "site_b", 16)
+    for folder in (site_a / "no_tumor", site_a / "pituitary", site_b / "glioma"):
+        shutil.rmtree(folder)
+    return site_a, site_b
+
+
+def test_train_on_two_folders_uses_both_sources(two_sources, tmp_path, capsys):
+    path = tmp_path / "m.joblib"
+    code, out, err = _run(capsys, "train", *two_sources, "-o", path, *FAST, "--cv", "2",
+                          "--classifier", "rf")  # the SVM calibrates on 5 folds: too few images
+    assert code == 0
+    # each file is its own subject, in its own source: 20 images, 20 groups
+    assert ("(20 images, 20 subjects; sources site_a (8), site_b (12))") in out
+    assert "site_a: 8 images, classes glioma (4), meningioma (4)" in err
+    assert "site_b: 12 images" in err and "sources site_a (8), site_b (12)" in err
+    model, meta = load_model(path, return_metadata=True)
+    assert model.classes_.tolist() == ["glioma", "meningioma", "no_tumor", "pituitary"]
+    assert meta["training"]["sources"] == {"site_a": 8, "site_b": 12}
+    assert meta["training"]["data"] == [str(folder) for folder in two_sources]
+
+
+def test_extract_two_folders_adds_a_source_column(two_sources, tmp_path, capsys):
+    out_file = tmp_path / "features.csv"
+    code, _, err = _run(capsys, "extract", *two_sources, "-o", out_file, *FAST)
+    table = pd.read_csv(out_file)
+    assert code == 0 and "20 images" in err
+    assert list(table.columns[:4]) == ["file", "label", "subject", "source"]
+    assert table["source"].value_counts().to_dict() == {"site_b": 12, "site_a": 8}
+    assert table.columns[4].startswith("intensity_")
+
+
+def test_evaluate_on_two_folders(two_sources, model_path, capsys):
+    code, out, _ = _run(capsys, "evaluate", model_path, *two_sources, "-q")
+    assert code == 0 and f"on {two_sources[0]}, {two_sources[1]} (20 images)" in out
+
+
 def test_one_class_folder_is_refused_with_one_line(tmp_path, capsys):
     _write_tree(tmp_path / "data", 8)
     for label in ("meningioma", "no_tumor", "pituitary"):
@@ -177,7 +221,7 @@ def test_unexpected_failure_is_one_line_with_a_hint(monkeypatch, tmp_path, capsy
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "load_folder", broken)
+    monkeypatch.setattr(cli, "load_folders", broken)
     code, _, err = _run(capsys, "extract", tmp_path, "-o", tmp_path / "f.csv")
     assert code == 1 and err == "braintumor extract: error: RuntimeError: boom " \
                                 "(run with --verbose for details)\n"

@@ -1,8 +1,9 @@
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
-from braintumor_features.datasets import CLASS_NAMES, load_folder, make_demo
+from braintumor_features.datasets import CLASS_NAMES, load_folder, load_folders, make_demo
 from braintumor_features.images import ImageSequence, Outline, with_masks
 
 
@@ -35,6 +36,76 @@ def test_load_folder_real_data(brain_mri):
     image, mask = ImageSequence(with_masks(data.paths[:1], data.masks[:1])).load(0)
     assert mask.shape == image.shape and 100 < mask.sum() < image.size / 4
     assert all(m is None for m, t in zip(data.masks, data.target) if t == "no_tumor")
+
+
+def _write_folder(root, rows, source=None):
+    """Write one blank image per ``(label, subject)`` row, listed in a metadata.csv."""
+    for i, (label, _) in enumerate(rows):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / label / f"{i}.png"), np.zeros((8, 8), np.uint8))
+    frame = pd.DataFrame({"file": [f"{label}/{i}.png" for i, (label, _) in enumerate(rows)],
+                          "label": [label for label, _ in rows],
+                          "subject": [subject for _, subject in rows]})
+    if source is not None:
+        frame["source"] = source
+    frame.to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def test_load_folders_concatenates_and_prefixes_groups_with_the_source(tmp_path):
+    first = _write_folder(tmp_path / "site_a", [("glioma", "p1"), ("glioma", "p1")])
+    second = _write_folder(tmp_path / "other", [("no_tumor", "p1"), ("pituitary", "p2")],
+                           source="sartaj")
+    data = load_folders([first, second])
+    assert data.paths == load_folder(first).paths + load_folder(second).paths
+    assert data.target.tolist() == ["glioma", "glioma", "no_tumor", "pituitary"]
+    assert data.target_names.tolist() == ["glioma", "no_tumor", "pituitary"]
+    assert data.sources.tolist() == ["site_a", "site_a", "sartaj", "sartaj"]  # else the folder name
+    # the same subject name in two sources is two patients
+    assert data.groups.tolist() == ["site_a:p1", "site_a:p1", "sartaj:p1", "sartaj:p2"]
+    assert data.frame["source"].tolist() == data.sources.tolist() and len(data.masks) == 4
+
+
+def test_load_folders_without_metadata_uses_folder_names(tmp_path):
+    for site in ("a", "b"):
+        (tmp_path / site / "glioma").mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / site / "glioma" / "0.png"), np.zeros((8, 8), np.uint8))
+    data = load_folders([tmp_path / "a", tmp_path / "b"])
+    assert data.groups.tolist() == ["a:file:glioma/0.png", "b:file:glioma/0.png"]
+    assert load_folders(str(tmp_path / "a")).sources.tolist() == ["a"]  # one path: one folder
+
+
+def test_load_folders_shares_a_source_only_when_metadata_names_it(tmp_path):
+    one = _write_folder(tmp_path / "x" / "part", [("glioma", "p1")], source="hospital")
+    two = _write_folder(tmp_path / "y" / "part", [("no_tumor", "p1")], source="hospital")
+    assert load_folders([one, two]).groups.tolist() == ["hospital:p1", "hospital:p1"]
+    unnamed = _write_folder(tmp_path / "z" / "part", [("glioma", "p1")])
+    with pytest.raises(ValueError, match="both give source 'part'.*rename one folder"):
+        load_folders([unnamed, _write_folder(tmp_path / "w" / "part", [("glioma", "p1")])])
+    with pytest.raises(ValueError, match="both give source 'hospital'"):
+        load_folders([one, _write_folder(tmp_path / "hospital", [("glioma", "p1")])])
+
+
+def test_load_folders_errors(tmp_path):
+    folder = _write_folder(tmp_path / "a", [("glioma", "p1")])
+    with pytest.raises(ValueError, match="at least one data folder"):
+        load_folders([])
+    with pytest.raises(ValueError, match="given twice"):
+        load_folders([folder, tmp_path / "." / "a"])
+    with pytest.raises(FileNotFoundError, match="missing: no such data folder"):
+        load_folders([folder, tmp_path / "missing"])
+
+
+def test_load_folders_real_sources(brain_mri):
+    sartaj = brain_mri.parent / "brain-mri-sartaj"
+    if not (sartaj / "metadata.csv").exists():
+        pytest.skip(f"second source not found at {sartaj}")
+    data = load_folders([brain_mri, sartaj])
+    counts = dict(zip(*np.unique(data.sources, return_counts=True)))
+    assert counts["sartaj"] == 315 and sum(counts.values()) == len(data.paths) == 3637 + 315
+    alone = load_folder(brain_mri)
+    assert len(np.unique(data.groups)) == len(np.unique(alone.groups)) + len(
+        np.unique(load_folder(sartaj).groups))
 
 
 def test_make_demo_is_reproducible_and_balanced():
