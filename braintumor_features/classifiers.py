@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
@@ -33,7 +34,8 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         RBF kernel width.
     class_weight : dict, "balanced" or None, default=None
     calibration_cv : int, default=5
-        Folds of the internal cross-validation that fits the probability map.
+        Folds of the internal cross-validation that fits the probability map;
+        fewer (down to 2) when the smallest class has fewer samples.
     random_state : int or None, default=None
         Seed of the internal fold split.
 
@@ -92,7 +94,14 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         svm = SVC(C=self.C, kernel=self.kernel, gamma=self.gamma, class_weight=self.class_weight)
-        folds = StratifiedKFold(self.calibration_cv, shuffle=True, random_state=self.random_state)
+        classes, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2:
+            raise ValueError(
+                f"class {str(classes[counts.argmin()])!r} has a single training sample; the SVM's "
+                "probabilities are calibrated by cross-validation and need at least 2 per class"
+            )
+        n_folds = min(self.calibration_cv, int(counts.min()))
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
         self.calibrated_ = CalibratedClassifierCV(svm, method="sigmoid", cv=folds, ensemble=False)
         self.calibrated_.fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.calibrated_.classes_

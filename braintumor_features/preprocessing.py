@@ -231,8 +231,8 @@ class CropHead(ImageStep):
         self.margin = margin
 
     def apply(self, image, mask):
-        rows, cols = np.nonzero(head_mask(image))
-        top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        left, top, width, height = cv2.boundingRect(head_mask(image).view(np.uint8))
+        bottom, right = top + height, left + width
         pad_r = int(round(self.margin * (bottom - top)))
         pad_c = int(round(self.margin * (right - left)))
         top, left = max(0, top - pad_r), max(0, left - pad_c)

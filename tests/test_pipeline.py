@@ -7,6 +7,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_va
 from sklearn.pipeline import Pipeline
 
 from braintumor_features import GLCMFeatures, make_pipeline
+from braintumor_features.classifiers import SVMClassifier
 from braintumor_features.features import ImageFeatures
 
 
@@ -126,3 +127,15 @@ def test_skip_keeps_every_good_image_and_lists_the_bad(tmp_path, demo):
     np.testing.assert_array_equal(rows[good], expected)
     with pytest.raises(ValueError, match="3.png"):
         IntensityFeatures(bins=8).fit_transform(paths)
+
+
+def test_svm_calibrates_small_classes_with_fewer_folds():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    y = np.array(["a"] * 9 + ["b"] * 9 + ["c"] * 2)
+    X[y == "b"] += 3
+    X[y == "c"] -= 3
+    model = SVMClassifier(random_state=0).fit(X, y)  # calibration_cv=5 > 2 samples of "c"
+    assert model.predict_proba(X).shape == (20, 3)
+    with pytest.raises(ValueError, match="'c' has a single training sample"):
+        SVMClassifier().fit(X[:19], y[:19])
