@@ -36,7 +36,9 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from tqdm.auto import tqdm
 
-from .datasets import IMAGE_SUFFIXES, load_folders, make_demo
+from .datasets import (
+    IMAGE_SUFFIXES, find_duplicates, load_folders, make_demo, merge_duplicate_groups,
+)
 from .evaluation import EvaluationReport, _split_at_features, evaluate
 from .features import SkippedImagesWarning
 from .persistence import load_model, save_model
@@ -206,6 +208,16 @@ def _print_report(report: EvaluationReport, title):
     print(report.confusion_frame().to_string())
 
 
+def _join_duplicates(paths, groups, n_jobs, console):
+    """Groups joined where images are near-duplicates, so no copy crosses a split."""
+    duplicates = find_duplicates(paths, n_jobs=n_jobs)
+    joined = merge_duplicate_groups(groups, duplicates)
+    if len(duplicates.groups):
+        console.note(f"near-duplicate images in {len(duplicates.groups)} set(s): their subjects are "
+                     f"joined, {len(np.unique(groups))} subjects -> {len(np.unique(joined))} groups")
+    return joined
+
+
 def _cross_validate(back, rows, y, groups, folds, random_state):
     n_groups = len(np.unique(groups))
     if folds > n_groups:
@@ -233,7 +245,9 @@ def _train(args, console):
     }
     sources = f"; sources {_listing(training['sources'])}" if several else ""
     if args.cv:
-        report = _cross_validate(back, rows, y, groups, args.cv, args.random_state)
+        paths = [path for path, ok in zip(data.paths, good) if ok]
+        joined = _join_duplicates(paths, groups, args.n_jobs, console)
+        report = _cross_validate(back, rows, y, joined, args.cv, args.random_state)
         _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
                               f"({len(y)} images, {training['n_subjects']} subjects{sources}):")
         training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
@@ -469,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the default pipeline on one or more class-per-folder image trees and "
                     "save it. Give every source you have: a model trained on one source learns "
                     "its scanner. Grouped cross-validation (--cv) keeps each subject of each "
-                    "source on one side.")
+                    "source on one side, and joins the subjects of near-duplicate images "
+                    "(one slice saved twice) into one group.")
     train.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     train.add_argument("-o", "--output", required=True,
                        help="model file to write: .joblib, or .skops for sharing safely")

@@ -233,3 +233,13 @@ def test_demo_runs_end_to_end(capsys):
     code, out, _ = _run(capsys, "demo", "--n-samples", "40", "-q")
     assert code == 0 and "subject-grouped 5-fold accuracy" in out
     assert "pituitary" in out
+
+
+def test_train_cv_keeps_copies_of_an_image_in_one_group(tmp_path, capsys):
+    root = _write_tree(tmp_path / "data", n_samples=24)
+    original = sorted((root / "glioma").iterdir())[0]
+    (root / "glioma" / "copy of the first.png").write_bytes(original.read_bytes())
+    code, out, err = _run(capsys, "train", root, "-o", tmp_path / "m.joblib", *FAST, "--cv", "2")
+    assert code == 0
+    assert "near-duplicate images in 1 set(s): their subjects are joined, 25 subjects -> 24 groups" in err
+    assert "(25 images, 25 subjects)" in out
