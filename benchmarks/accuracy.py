@@ -56,7 +56,7 @@ def split_stateless(pipe: Pipeline):
 
 
 def scores(y, predicted, labels):
-    recalls = recall_score(y, predicted, labels=labels, average=None)
+    recalls = recall_score(y, predicted, labels=labels, average=None, zero_division=np.nan)
     return {
         "accuracy": accuracy_score(y, predicted),
         "macro_f1": f1_score(y, predicted, labels=labels, average="macro"),
