@@ -262,6 +262,12 @@ def _load_payload(path: Path, trusted):
             raise ModelFileError(
                 f"{path}: not a readable .skops model file ({type(exc).__name__}: {exc})"
             ) from exc
+    if path.suffix.lower() == ".skops":
+        # Never unpickle a file that claims the safe format: it could run code.
+        raise ModelFileError(
+            f"{path}: not a .skops file (no zip archive inside); it was not loaded, since a "
+            "pickle under that name could run code. Ask for the model again in skops format"
+        )
     try:
         return joblib.load(path)
     except Exception as exc:

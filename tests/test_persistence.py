@@ -1,4 +1,5 @@
 import pickle
+from pathlib import Path
 import warnings
 
 import joblib
@@ -129,3 +130,19 @@ def test_corrupt_skops_file_names_the_file(tmp_path):
         archive.writestr("schema.json", "{not json")
     with pytest.raises(ModelFileError, match="broken.skops"):
         load_model(path)
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):  # what a malicious pickle does: call a function on load
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_pickle_named_skops_is_refused_unread(tmp_path):
+    marker = tmp_path / "code-ran"
+    payload = _RunsCodeWhenUnpickled()
+    payload.marker = str(marker)
+    path = tmp_path / "shared.skops"
+    joblib.dump(payload, path)
+    with pytest.raises(ModelFileError, match=r"shared\.skops: not a \.skops file"):
+        load_model(path)
+    assert not marker.exists()
