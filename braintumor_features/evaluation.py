@@ -428,8 +428,9 @@ def feature_importance(pipeline, X, y, *, method="permutation", n_repeats=5, n_j
     Returns
     -------
     pandas.DataFrame
-        Indexed by feature name, with ``family`` (the name's prefix, e.g.
-        ``glcm``), ``importance`` and ``std``; sorted by importance.
+        Indexed by feature name, with ``family`` (the name the family has in
+        :class:`~braintumor_features.features.ImageFeatures`, e.g. ``glcm``),
+        ``importance`` and ``std``; sorted by importance.
 
     Examples
     --------
@@ -460,7 +461,7 @@ def feature_importance(pipeline, X, y, *, method="permutation", n_repeats=5, n_j
     else:
         raise ValueError(f"method must be 'permutation' or 'impurity', got {method!r}")
     frame = pd.DataFrame(
-        {"family": [str(n).split("_", 1)[0] for n in names], "importance": importance,
+        {"family": features[-1]._column_families(), "importance": importance,
          "std": std},
         index=pd.Index(names, name="feature"),
     )

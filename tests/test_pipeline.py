@@ -46,13 +46,18 @@ def test_grid_search_over_features_and_classifier_with_groups(demo):
     search = GridSearchCV(pipe, grid, cv=StratifiedGroupKFold(3)).fit(
         demo.images, demo.target, groups=demo.groups)
     assert set(search.best_params_) == set(grid)
+    assert len(search.cv_results_["params"]) == 4 and search.best_score_ > 0.5
+    levels = search.best_estimator_.named_steps["features"].families[0][1].levels
+    assert levels == search.best_params_["features__glcm__levels"]
 
 
 def test_lists_split_by_train_test_split(demo):
     X_train, X_test, y_train, y_test = train_test_split(
         list(demo.images), demo.target, test_size=0.25, random_state=0, stratify=demo.target)
     pipe = make_pipeline("rf", features="intensity", image_size=32, random_state=0)
-    assert pipe.fit(X_train, y_train).score(X_test, y_test) >= 0
+    predicted = pipe.fit(X_train, y_train).predict(X_test)
+    assert len(predicted) == len(X_test) == 10 and set(predicted) <= set(y_train)
+    assert pipe.score(X_test, y_test) == np.mean(predicted == y_test)
 
 
 def test_features_accept_names_pairs_and_a_custom_classifier():
@@ -68,6 +73,18 @@ def test_features_accept_names_pairs_and_a_custom_classifier():
 def test_bad_arguments_say_what_to_do(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_pipeline(**kwargs)
+
+
+def test_one_family_class_twice_gets_distinct_column_names():
+    features = ImageFeatures([("head_glcm", GLCMFeatures(levels=8)),
+                              ("tumor_glcm", GLCMFeatures(levels=8))])
+    names = features.get_feature_names_out()
+    assert len(set(names)) == len(names) == 2 * len(GLCMFeatures(levels=8).get_feature_names_out())
+    assert names[0].startswith("head_glcm__glcm_") and names[-1].startswith("tumor_glcm__glcm_")
+    image = np.random.default_rng(0).integers(0, 256, (24, 24), dtype=np.uint8)
+    frame = features.set_output(transform="pandas").fit_transform([image])
+    assert frame.columns.is_unique
+    assert features._column_families() == ["head_glcm"] * (len(names) // 2) + ["tumor_glcm"] * (len(names) // 2)
 
 
 def test_composite_checks_its_families():

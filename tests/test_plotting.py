@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern  # noqa: E402
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score  # noqa: E402
 
-from braintumor_features import make_pipeline  # noqa: E402
+from braintumor_features import GLCMFeatures, make_pipeline  # noqa: E402
 from braintumor_features.evaluation import EvaluationReport, feature_importance  # noqa: E402
 from braintumor_features.plotting import (  # noqa: E402
     local_texture,
@@ -77,19 +77,21 @@ def test_precision_recall_curves(report):
 
 @pytest.mark.parametrize("classifier, method", [("svm", "permutation"), ("rf", "impurity")])
 def test_feature_importance_by_family(demo, classifier, method):
-    pipe = make_pipeline(classifier, features=["glcm", "intensity"], image_size=48,
-                         random_state=0)
+    # Families are named as the pipeline names them, not by their columns' prefixes.
+    pipe = make_pipeline(classifier, features=[("texture", GLCMFeatures()), "intensity", "region"],
+                         image_size=48, random_state=0)
     if classifier == "rf":
         pipe.set_params(classifier__n_estimators=30)
     pipe.fit(demo.images, demo.target)
     table = feature_importance(pipe, demo.images, demo.target, method=method, n_repeats=2)
     names = pipe.named_steps["features"].get_feature_names_out()
-    assert set(table.family) == {"glcm", "intensity"} and sorted(table.index) == sorted(names)
+    assert set(table.family) == {"texture", "intensity", "region"}
+    assert sorted(table.index) == sorted(names)
     if method == "impurity":
         assert table.importance.sum() == pytest.approx(1.0)
     ax = plot_feature_importance(table)
     widths = {t.get_text(): p.get_width() for t, p in zip(ax.get_yticklabels(), ax.patches)}
-    assert widths["glcm"] == pytest.approx(table.importance[table.family == "glcm"].sum())
+    assert widths["texture"] == pytest.approx(table.importance[table.family == "texture"].sum())
     ax = plot_feature_importance(table, by="feature", top=5)
     assert len(ax.patches) == 5
 

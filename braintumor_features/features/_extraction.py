@@ -418,6 +418,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                   if name not in RUNTIME_PARAMETERS}
         return type(self).__module__, type(self).__qualname__, params
 
+    def _column_families(self):
+        """The feature family of each output column (by default the name's prefix)."""
+        return [str(name).split("_", 1)[0] for name in self._feature_names()]
+
     def _features(self, image, mask):  # pragma: no cover - abstract
         raise NotImplementedError
 

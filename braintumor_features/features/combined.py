@@ -27,7 +27,10 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
     families : list of (str, FeatureExtractor)
         Named feature families. Their own ``n_jobs`` is ignored here; their
         parameters are reachable as ``<name>__<param>`` (e.g.
-        ``glcm__distances``), also from a grid search.
+        ``glcm__distances``), also from a grid search. Columns keep the
+        families' own names (``glcm_contrast_d1``); where two families would
+        give the same name (one family class used twice), every column is
+        prefixed with its family's name (``tumor_glcm__glcm_contrast_d1``).
     {extraction parameters}
     cache : FeatureCache, bool, str, path or joblib.Memory, default=None
         Keep each image's row and reuse it when the same image comes again
@@ -102,4 +105,11 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         return np.concatenate([family._features(image, mask) for _, family in self.families])
 
     def _feature_names(self):
-        return [name for _, family in self.families for name in family._feature_names()]
+        names = [name for _, family in self.families for name in family._feature_names()]
+        if len(set(names)) < len(names):  # e.g. one family class twice: say which is which
+            names = [f"{family_name}__{name}" for family_name, family in self.families
+                     for name in family._feature_names()]
+        return names
+
+    def _column_families(self):
+        return [name for name, family in self.families for _ in family._feature_names()]

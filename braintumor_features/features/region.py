@@ -170,6 +170,9 @@ class RegionFeatures(FeatureExtractor):
             parts.append(_asymmetry(image, head))
         return np.concatenate(parts)
 
+    def _column_families(self):
+        return ["region"] * len(self._feature_names())
+
     def _feature_names(self):
         names = []
         if self.regions in ("head", "both"):
