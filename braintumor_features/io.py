@@ -257,6 +257,23 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
     return (size[257], size[256]) if len(size) == 2 else None
 
 
+def _tiff_pages(data: bytes, most: int = 10_000) -> int:
+    """Number of directories (pages) in a TIFF's chain, 1 when it cannot be read."""
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (offset,) = struct.unpack(order + "I", data[4:8])
+        pages, seen = 0, set()
+        while offset and offset not in seen and pages < most:
+            seen.add(offset)
+            (count,) = struct.unpack(order + "H", data[offset : offset + 2])
+            end = offset + 2 + 12 * count
+            (offset,) = struct.unpack(order + "I", data[end : end + 4])
+            pages += 1
+    except struct.error:
+        return 1
+    return max(pages, 1)
+
+
 def _reduction(height: int, width: int) -> int | None:
     """The smallest JPEG decoding scale (2, 4 or 8) that fits MAX_PIXELS, if any."""
     for factor in (2, 4, 8):
@@ -287,6 +304,13 @@ def _decode(data: np.ndarray, path: Path) -> np.ndarray:
             LargeImageWarning, stacklevel=3,
         )
         flags = _REDUCED[factor]
+    if data[:4].tobytes() in (b"II*\x00", b"MM\x00*"):
+        pages = _tiff_pages(data.tobytes())
+        if pages > 1:
+            raise ImageReadError(
+                f"{path}: a TIFF of {pages} pages (a volume or a stack), where one 2-D slice is "
+                "expected; save each slice you want to classify as its own file"
+            )
     if is_jpeg and b"\xff\xd9" not in data[-4096:].tobytes():
         raise ImageReadError(
             f"{path}: the JPEG file is truncated (no end-of-image marker); "

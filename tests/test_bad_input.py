@@ -186,3 +186,14 @@ def test_batch_of_200_with_5_corrupt_keeps_the_195_under_two_workers(tmp_path, c
     front = make_pipeline(features="intensity", image_size=16)[:-2]
     good = [str(tmp_path / "data" / f) for f in table["file"][:20]]
     np.testing.assert_allclose(table.iloc[:20, 3:].to_numpy(), front.fit_transform(good))
+
+
+def test_a_multi_page_tiff_is_refused_not_read_as_its_first_page(tmp_path):
+    path = tmp_path / "volume.tif"
+    pages = [np.full((16, 16), value, np.uint8) for value in (10, 20, 30, 40, 50)]
+    assert cv2.imwritemulti(str(path), pages)
+    with pytest.raises(ImageReadError, match=r"volume\.tif: a TIFF of 5 pages.*one 2-D slice"):
+        read_image(path)
+    one = tmp_path / "slice.tif"
+    assert cv2.imwrite(str(one), pages[2])
+    np.testing.assert_array_equal(read_image(one), pages[2])
