@@ -13,7 +13,7 @@ import pytest
 from braintumor_features import ImageReadError, make_pipeline, read_image
 from braintumor_features import io as bt_io
 from braintumor_features.cli import main
-from braintumor_features.features import IntensityFeatures, SkippedImagesWarning
+from braintumor_features.features import FeatureExtractor, IntensityFeatures, SkippedImagesWarning
 from braintumor_features.io import LargeImageWarning, image_size, read_images
 
 
@@ -197,3 +197,28 @@ def test_a_multi_page_tiff_is_refused_not_read_as_its_first_page(tmp_path):
     one = tmp_path / "slice.tif"
     assert cv2.imwrite(str(one), pages[2])
     np.testing.assert_array_equal(read_image(one), pages[2])
+
+
+class _FailsOnDarkImages(FeatureExtractor):
+    """A family whose computation fails, with an error of its own kind, on some images."""
+
+    def __init__(self, error=TypeError, n_jobs=None, batch_size=None, on_error="raise"):
+        self.error, self.n_jobs, self.batch_size, self.on_error = error, n_jobs, batch_size, on_error
+
+    def _features(self, image, mask):
+        if image.max() < 10:
+            raise self.error("cannot handle this")
+        return np.array([float(image.mean())])
+
+    def _feature_names(self):
+        return ["mean"]
+
+
+@pytest.mark.parametrize("error", [TypeError, cv2.error, ZeroDivisionError])
+def test_any_error_while_computing_names_the_image_and_keeps_its_type(error):
+    images = [np.full((8, 8), 100, np.uint8), np.zeros((8, 8), np.uint8)]
+    with pytest.raises(error, match=r"^X\[1\]: .*cannot handle this"):
+        _FailsOnDarkImages(error, batch_size=1).fit_transform(images)
+    with pytest.warns(SkippedImagesWarning, match=r"X\[1\] \(.*cannot handle this"):
+        rows = _FailsOnDarkImages(error, on_error="skip").fit_transform(images)
+    assert rows[0, 0] == 100 and np.isnan(rows[1, 0])

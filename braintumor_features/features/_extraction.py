@@ -148,6 +148,19 @@ class SkippedImagesWarning(UserWarning):
     """
 
 
+def _naming(exc: Exception, name: str) -> Exception:
+    """``exc`` with the image's name in its message: the same type where it can be
+    built from a message, else a RuntimeError (MemoryError is kept as it is)."""
+    if name in str(exc) or isinstance(exc, MemoryError):
+        return exc
+    message = f"{name}: {exc}" if isinstance(exc, ValueError) else f"{name}: {type(exc).__name__}: {exc}"
+    try:
+        named = type(exc)(message)
+    except Exception:
+        return RuntimeError(message)
+    return named if str(named) == message else RuntimeError(message)
+
+
 def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
     rows = np.full((len(images), n_features), np.nan)
     skipped = []
@@ -159,9 +172,10 @@ def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
                     rows[index] = function(image, mask)
             except Exception as exc:
                 if on_error == "raise":
-                    if isinstance(exc, ValueError) and images.name(index) not in str(exc):
-                        raise ValueError(f"{images.name(index)}: {exc}") from exc
-                    raise
+                    named = _naming(exc, images.name(index))
+                    if named is exc:
+                        raise
+                    raise named from exc
                 skipped.append(
                     {"index": offset + index, "image": images.name(index),
                      "reason": f"{type(exc).__name__}: {exc}"}
