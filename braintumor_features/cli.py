@@ -42,7 +42,7 @@ from .datasets import (
 from .evaluation import EvaluationReport, _split_at_features, evaluate
 from .features import SkippedImagesWarning
 from .persistence import load_model, save_model
-from .pipeline import make_pipeline
+from .pipeline import FEATURE_FAMILIES, make_pipeline
 
 __all__ = ["main", "build_parser"]
 
@@ -418,12 +418,19 @@ def _demo(args, console):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def _options(strict=True):
     """Options every command shares."""
     parser = argparse.ArgumentParser(add_help=False)
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbosity",
-                          default=1, help="print only results and errors (no progress bar)")
+                          default=1, help="print only results, warnings and errors (no progress bar)")
     loudness.add_argument("-v", "--verbose", action="store_const", const=2, dest="verbosity",
                           help="print more detail, and the traceback of an error")
     if strict:
@@ -447,7 +454,7 @@ def _families(text):
 
 def _work_options(parser):
     parser.add_argument("--features", type=_families, default="default", metavar="NAMES",
-                        help="feature families, comma-separated (glcm,lbp,intensity,region); "
+                        help=f"feature families, comma-separated ({','.join(FEATURE_FAMILIES)}); "
                              "default: the library's default recipe")
     parser.add_argument("--image-size", type=int, default=256, metavar="N",
                         help="side of the square image the features are computed on (default 256)")
@@ -469,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> args.command, args.data_dir, args.output
     ('train', ['site_a', 'site_b'], 'model.skops')
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="braintumor", description="Classify brain-tumour MRI slices with classical features.",
         epilog=f"Exit codes: 0 success, 1 error, 2 usage error, {EXIT_SKIPPED} images skipped "
                "with --strict.",

@@ -1,6 +1,8 @@
+import io
 import json
 import shutil
 import subprocess
+import sys
 
 import cv2
 import joblib
@@ -54,6 +56,37 @@ def test_console_script_and_every_subcommand_have_help(capsys):
             build_parser().parse_args([command, "--help"])
         assert stop.value.code == 0
         assert "--quiet" in capsys.readouterr().out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bar_on_a_terminal_unless_quiet(tree, tmp_path, monkeypatch, quiet):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    table = tmp_path / "features.csv"
+    assert main(["extract", str(tree), "-o", str(table), *FAST, *(["-q"] if quiet else [])]) == 0
+    shown = terminal.getvalue()
+    if quiet:
+        assert "\r" not in shown and "image" not in shown
+    else:
+        assert "\r" in shown and "48/48" in shown  # tqdm redraws its line: n/total images
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["train", "some_dir"], "braintumor train: error: the following arguments are required: -o"),
+    (["classify"], "braintumor: error: argument COMMAND: invalid choice: 'classify'"),
+    (["train", "d", "-o", "m.joblib", "--cv", "five"], "argument --cv: invalid int value"),
+])
+def test_usage_errors_are_one_line_with_exit_code_2(argv, said, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and said in error and error.count("\n") == 1
+    assert error.rstrip().endswith("--help)")
 
 
 def test_train_with_cv_prints_a_grouped_summary_and_stores_metadata(tree, tmp_path, capsys):
