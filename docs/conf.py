@@ -49,8 +49,6 @@ sphinx_gallery_conf = {
     "plot_gallery": "False",
     "download_all_examples": False,
     "filename_pattern": r"\.py$",
-    # A command-line script with its own usage text, linked from the parallel runs page.
-    "ignore_pattern": r"dask_cluster\.py$",
     "write_computation_times": False,
 }
 

@@ -1,4 +1,6 @@
-"""Extract features on a dask.distributed cluster.
+"""
+Feature extraction on a dask.distributed cluster
+================================================
 
 Usage::
 
@@ -37,7 +39,7 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "brain-mri"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="Extract features on a dask.distributed cluster.")
     parser.add_argument("scheduler", nargs="?", help="scheduler address, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n-images", type=int, default=32)

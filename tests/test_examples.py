@@ -13,7 +13,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"
 def test_examples_are_there():
     names = {path.stem for path in EXAMPLES}
     assert {"grid_search", "roi_classification", "random_forest_importance",
-            "command_line"} <= names
+            "command_line", "dask_cluster"} <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
