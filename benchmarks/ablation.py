@@ -36,8 +36,12 @@ CANDIDATES = {
     "intensity": IntensityFeatures(bins=16, grid=(1, 2, 4)),
     "region": RegionFeatures(),
     "hog": HOGFeatures(),
+    # The same LBP and intensity histograms over the whole head only (no spatial grid):
+    "lbp-head": LBPFeatures(radii=(1, 2)),
+    "intensity-head": IntensityFeatures(bins=16),
 }
 BASE = ("glcm", "lbp", "intensity")
+WITHOUT_GRIDS = ("glcm", "lbp-head", "intensity-head")
 
 
 def main(argv=None):
@@ -55,8 +59,8 @@ def main(argv=None):
         blocks[name] = stateless.transform(data.paths)
         print(f"{name}: {blocks[name].shape[1]} columns, {time.perf_counter() - start:.0f} s",
               flush=True)
-    combos = [(name,) for name in CANDIDATES] + [BASE, BASE + ("region",), BASE + ("hog",),
-                                                   BASE + ("region", "hog")]
+    combos = [(name,) for name in CANDIDATES] + [BASE, WITHOUT_GRIDS, BASE + ("region",),
+                                                   BASE + ("hog",), BASE + ("region", "hog")]
     combos += [tuple(c) for c in combinations(BASE, 2)]
     tumour = np.isin(data.target, TUMOURS)
     rows = []

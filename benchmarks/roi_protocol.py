@@ -6,7 +6,9 @@ radiologist-outlined tumour region, with patient-wise five-fold
 cross-validation; their best accuracy is 0.913. This script does the same
 with this library's features computed inside the tumour outline (region
 "mask": GLCM, LBP, intensity histogram, plus the tumour's shape and position
-and the head's), an RBF SVM, and StratifiedGroupKFold(5) over subjects.
+and the head's), an RBF SVM, and StratifiedGroupKFold(5) over subjects, with
+the subjects of near-duplicate images (one slice saved twice) joined into one
+group as in accuracy.py.
 
 Features learn nothing from the data, so they are computed once for all
 images and the folds fit only the scaler and the classifier on them (the
@@ -39,7 +41,7 @@ from braintumor_features import (
     with_masks,
 )
 from braintumor_features.classifiers import SVMClassifier
-from braintumor_features.datasets import load_folder
+from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
 from braintumor_features.evaluation import evaluate
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "brain-mri"
@@ -73,7 +75,8 @@ def run(data=DATA, n_jobs=None, random_state=0):
     model = Pipeline([("scale", StandardScaler()),
                       ("classifier", SVMClassifier(random_state=random_state))])
     cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=random_state)
-    return evaluate(model, features, folder.target[keep], groups=folder.groups[keep], cv=cv)
+    groups = merge_duplicate_groups(folder.groups, find_duplicates(folder.paths, n_jobs=n_jobs))
+    return evaluate(model, features, folder.target[keep], groups=groups[keep], cv=cv)
 
 
 def main(argv=None):

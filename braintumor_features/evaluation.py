@@ -36,7 +36,15 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    LeaveOneGroupOut,
+    LeavePGroupsOut,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    check_cv,
+)
 from sklearn.utils import _safe_indexing
 from sklearn.utils.parallel import Parallel, delayed
 
@@ -117,6 +125,11 @@ def _fit_fold(pipeline, X, y, train, test, classes):
                         classes)
 
 
+#: Splitters that keep each group on one side of every split.
+_GROUP_SPLITTERS = (GroupKFold, StratifiedGroupKFold, GroupShuffleSplit, LeaveOneGroupOut,
+                    LeavePGroupsOut)
+
+
 def _default_cv(cv, groups, random_state):
     n_splits = 5 if cv is None else cv
     if groups is None:
@@ -150,7 +163,8 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
     cv : int, splitter or iterable, default=None
         Number of folds (default 5) of the default splitter, or any
         scikit-learn splitter, e.g. the published folds
-        ``load_figshare(...).cv``.
+        ``load_figshare(...).cv``. A splitter that ignores groups (such as
+        ``StratifiedKFold``) gets an :class:`UngroupedCVWarning`.
     duplicates : Bunch, default=None
         The result of :func:`~braintumor_features.datasets.find_duplicates`
         over ``X``: a :class:`SharedDuplicatesWarning` is issued for every
@@ -184,6 +198,14 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
         groups = np.asarray(groups)
     if cv is None or isinstance(cv, Integral):
         cv = _default_cv(cv, groups, random_state)
+    elif hasattr(cv, "split") and not isinstance(cv, _GROUP_SPLITTERS):
+        warnings.warn(
+            f"evaluate(cv={type(cv).__name__}(...)): this splitter ignores groups, so slices of "
+            "one patient can fall in both the train and the test folds; use a group splitter "
+            "such as StratifiedGroupKFold with groups=<patient ids>",
+            UngroupedCVWarning,
+            stacklevel=2,
+        )
     cv = check_cv(cv, y, classifier=True)
     splits = list(cv.split(X, y, groups))
     if duplicates is not None:

@@ -1,11 +1,13 @@
 """evaluate() and EvaluationReport, checked against scikit-learn's own cross-validation."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, classification_report, roc_auc_score
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, cross_val_predict
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
 from braintumor_features import make_pipeline
@@ -52,11 +54,16 @@ def test_per_class_table_and_folds(data):
     assert summary.loc["accuracy", "pooled"] == report.accuracy
 
 
+@pytest.mark.filterwarnings("ignore:The groups parameter is ignored")  # scikit-learn's own
 def test_warns_without_groups_and_accepts_any_splitter(data):
     X, y, groups = data
     with pytest.warns(UngroupedCVWarning, match="pass groups"):
         evaluate(LogisticRegression(max_iter=500), X, y, cv=3)
-    report = evaluate(LinearSVC(), X, y, groups=groups, cv=GroupKFold(4))
+    with pytest.warns(UngroupedCVWarning, match=r"cv=StratifiedKFold\(...\)\): this splitter ignores groups"):
+        evaluate(LogisticRegression(max_iter=500), X, y, groups=groups, cv=StratifiedKFold(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UngroupedCVWarning)  # a group splitter: no warning
+        report = evaluate(LinearSVC(), X, y, groups=groups, cv=GroupKFold(4))
     assert len(np.unique(report.fold)) == 4
     assert report.y_score.shape == (120, 3)  # decision_function when there is no predict_proba
     assert 0.5 < report.roc_auc <= 1  # AUC from decision values that are not probabilities
