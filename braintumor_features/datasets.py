@@ -452,7 +452,7 @@ def _download(url, destination, md5):
         for chunk in iter(lambda: response.read(1 << 20), b""):
             digest.update(chunk)
             out.write(chunk)
-    if md5 and digest.hexdigest() != md5:
+    if digest.hexdigest() != md5:
         raise OSError(
             f"{url}: checksum mismatch (md5 {digest.hexdigest()}, published {md5}); the download "
             "is corrupt or the release changed: delete the partial data and try again"
@@ -507,8 +507,13 @@ def fetch_figshare(data_home=None, *, download_if_missing=True, url=FIGSHARE_ART
         with tempfile.TemporaryDirectory(dir=folder) as scratch:
             for entry in record["files"]:
                 name = Path(entry["name"]).name
+                if not entry.get("computed_md5"):
+                    raise OSError(
+                        f"{url}: the record publishes no checksum for {name}; not downloading "
+                        "data that cannot be verified"
+                    )
                 download = Path(scratch) / name
-                _download(entry["download_url"], download, entry.get("computed_md5"))
+                _download(entry["download_url"], download, entry["computed_md5"])
                 if zipfile.is_zipfile(download):
                     _unpack_mat_files(download, folder)
                 else:

@@ -186,3 +186,12 @@ def test_fetch_figshare_rejects_a_bad_checksum(tmp_path):
             fetch_figshare(tmp_path / "home", url=server.url + "/articles/1512427")
     with pytest.raises(OSError, match="not cached"):
         fetch_figshare(tmp_path / "home", download_if_missing=False)
+
+
+def test_fetch_figshare_refuses_a_file_without_a_published_checksum(tmp_path):
+    files, record = _published(tmp_path)
+    del record["files"][1]["computed_md5"]
+    with _serve(files, record) as server:
+        with pytest.raises(OSError, match="publishes no checksum for cvind.mat"):
+            fetch_figshare(tmp_path / "home", url=server.url + "/articles/1512427")
+    assert not (tmp_path / "home" / "figshare_brain_tumor" / ".complete").exists()
