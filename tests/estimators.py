@@ -44,6 +44,7 @@ FEATURES = [
     GLCMFeatures(distances=[1], levels=8, average_angles=False, region="image"),
     LBPFeatures(radii=[1, 2], grid=(1, 2)),
     LBPFeatures(radii=[1], points=[8], method="ror", region="image"),
+    LBPFeatures(radii=[1], points=[8], method="nri_uniform"),
     IntensityFeatures(bins=8, grid=(1, 2)),
     HOGFeatures(size=32, cell_size=8),
     RegionFeatures(),

@@ -67,6 +67,17 @@ def test_lbp_codes_equal_skimage_on_integer_images(rng, points, radius):
     np.testing.assert_array_equal(ours, local_binary_pattern(image, points, radius, "uniform"))
 
 
+@pytest.mark.parametrize("points,radius", [(8, 1), (16, 2), (24, 3), (8, 1.5)])
+def test_lbp_nri_uniform_codes_equal_skimage(rng, points, radius):
+    image = rng.integers(0, 256, (40, 44)).astype(np.uint8)
+    ours = lbp_codes(image, points, radius, "nri_uniform")
+    np.testing.assert_array_equal(ours, local_binary_pattern(image, points, radius, "nri_uniform"))
+    row = LBPFeatures(radii=[radius], points=[points], method="nri_uniform",
+                      region="image").fit_transform([image])[0]
+    expected = np.bincount(ours.ravel(), minlength=points * (points - 1) + 3) / ours.size
+    np.testing.assert_allclose(row, expected)
+
+
 @pytest.mark.parametrize("points,radius", [(8, 1), (16, 2)])
 def test_lbp_ror_bins_follow_skimage_order(rng, points, radius):
     image = rng.integers(0, 256, (30, 30)).astype(np.uint8)

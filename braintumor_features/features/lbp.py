@@ -119,17 +119,33 @@ def _ror_table(points: int):
     return index.astype(np.int32)
 
 
+def _nri_uniform(bits, points):
+    """Codes of uniform patterns by number of ones and where the run of ones
+    starts (scikit-image's numbering); every other pattern is the last code."""
+    ones = bits.sum(axis=0, dtype=np.int32)
+    changes = (bits[1:] != bits[:-1]).sum(axis=0, dtype=np.int32) + (bits[0] != bits[-1])
+    first_one, first_zero = bits.argmax(axis=0), (bits == 0).argmax(axis=0)
+    rotation = np.where(first_one == 0, ones - first_zero, points - first_one)
+    codes = 1 + (ones - 1) * points + rotation
+    codes[ones == 0] = 0
+    codes[ones == points] = points * (points - 1) + 1
+    codes[changes > 2] = points * (points - 1) + 2
+    return codes
+
+
 def lbp_bins(points: int, method: str) -> int:
     """Number of histogram bins of an LBP method.
 
     Examples
     --------
     >>> from braintumor_features.features.lbp import lbp_bins
-    >>> lbp_bins(8, "uniform"), lbp_bins(8, "ror")
-    (10, 36)
+    >>> lbp_bins(8, "uniform"), lbp_bins(8, "nri_uniform"), lbp_bins(8, "ror")
+    (10, 59, 36)
     """
     if method == "uniform":
         return points + 2
+    if method == "nri_uniform":
+        return points * (points - 1) + 3
     return int(_ror_table(points).max()) + 1
 
 
@@ -143,11 +159,13 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
         Number of sampling points on the circle.
     radius : float
         Radius of the circle in pixels.
-    method : {"uniform", "ror"}, default="uniform"
+    method : {"uniform", "nri_uniform", "ror"}, default="uniform"
         ``"uniform"``: rotation-invariant uniform patterns, codes
-        ``0 .. points + 1`` (scikit-image's ``"uniform"``); ``"ror"``:
-        rotation-invariant patterns numbered ``0 .. n_bins - 1`` in the order
-        of scikit-image's ``"ror"`` values.
+        ``0 .. points + 1`` (scikit-image's ``"uniform"``);
+        ``"nri_uniform"``: uniform patterns keeping their orientation, codes
+        ``0 .. points * (points - 1) + 2`` (scikit-image's ``"nri_uniform"``);
+        ``"ror"``: rotation-invariant patterns numbered ``0 .. n_bins - 1`` in
+        the order of scikit-image's ``"ror"`` values.
 
     Returns
     -------
@@ -177,6 +195,8 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
         ones = bits.sum(axis=0, dtype=count)
         changes = (bits[1:] != bits[:-1]).sum(axis=0, dtype=count) + (bits[0] != bits[-1])
         return np.where(changes <= 2, ones, count(points + 1))
+    if method == "nri_uniform":
+        return _nri_uniform(bits, points)
     codes = np.zeros(image.shape, dtype=np.int32)
     for p in range(points):
         codes |= bits[p].astype(np.int32) << p
@@ -192,9 +212,11 @@ class LBPFeatures(FeatureExtractor):
         Radii of the sampling circles.
     points : sequence of int or None, default=None
         Sampling points per radius; None means ``8 * radius``.
-    method : {"uniform", "ror"}, default="uniform"
-        Rotation-invariant uniform patterns (``points + 2`` bins per scale) or
-        all rotation-invariant patterns (at most 16 points per scale).
+    method : {"uniform", "nri_uniform", "ror"}, default="uniform"
+        Rotation-invariant uniform patterns (``points + 2`` bins per scale),
+        uniform patterns that keep their orientation (``points * (points - 1)
+        + 3`` bins), or all rotation-invariant patterns (at most 16 points per
+        scale).
     region : {"head", "image", "mask"}, default="head"
         Count only pixels inside the head (:func:`~braintumor_features.preprocessing.head_mask`),
         over the whole image, or inside the tumour mask the images carry.
@@ -221,7 +243,7 @@ class LBPFeatures(FeatureExtractor):
         **FeatureExtractor._parameter_constraints,
         "radii": ["array-like"],
         "points": ["array-like", None],
-        "method": [StrOptions({"uniform", "ror"})],
+        "method": [StrOptions({"uniform", "nri_uniform", "ror"})],
         "region": [REGIONS],
         "grid": ["array-like"],
     }
