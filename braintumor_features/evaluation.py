@@ -253,6 +253,15 @@ def _auc(y_true, y_score, classes):
     return np.nan if np.isnan(aucs).any() else aucs.mean()
 
 
+def _balanced_accuracy(y_true, y_pred) -> float:
+    """Mean recall over the classes present in ``y_true``. Predictions of classes
+    absent there (common when scoring another source) are errors like any other;
+    scikit-learn's warning about them is left out, the report's table shows them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return float(balanced_accuracy_score(y_true, y_pred))
+
+
 @dataclass
 class EvaluationReport:
     """Out-of-fold predictions of a cross-validation and the metrics computed from them.
@@ -298,7 +307,7 @@ class EvaluationReport:
     @property
     def balanced_accuracy(self) -> float:
         """Mean recall over the classes."""
-        return float(balanced_accuracy_score(self.y_true, self.y_pred))
+        return _balanced_accuracy(self.y_true, self.y_pred)
 
     @property
     def roc_auc(self) -> float:
@@ -321,7 +330,7 @@ class EvaluationReport:
                 "fold": int(number),
                 "n_test": int(part.sum()),
                 "accuracy": accuracy_score(true, pred),
-                "balanced_accuracy": balanced_accuracy_score(true, pred),
+                "balanced_accuracy": _balanced_accuracy(true, pred),
                 "macro_f1": f1_score(true, pred, labels=self.classes, average="macro",
                                      zero_division=0),
                 "roc_auc": _auc(true, None if self.y_score is None else self.y_score[part],
