@@ -32,7 +32,8 @@ FEATURE_FAMILIES = {
 
 #: Parameters that differ from a family's own defaults when it is chosen by
 #: name: histograms on 1 x 1, 2 x 2 and 4 x 4 grids keep where in the head a
-#: pattern lies (measured by benchmarks/ablation.py).
+#: pattern lies (benchmarks/ablation.py: +0.017 4-class, +0.024 3-class
+#: grouped accuracy over one histogram of the whole head).
 RECIPE_PARAMETERS = {
     "lbp": {"radii": (1, 2), "grid": (1, 2, 4)},
     "intensity": {"bins": 16, "grid": (1, 2, 4)},
