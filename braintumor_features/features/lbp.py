@@ -119,11 +119,16 @@ def _ror_table(points: int):
     return index.astype(np.int32)
 
 
+def _transitions(bits, dtype):
+    """Number of 0/1 changes around the circle of each pixel's pattern."""
+    return (bits[1:] != bits[:-1]).sum(axis=0, dtype=dtype) + (bits[0] != bits[-1])
+
+
 def _nri_uniform(bits, points):
     """Codes of uniform patterns by number of ones and where the run of ones
     starts (scikit-image's numbering); every other pattern is the last code."""
     ones = bits.sum(axis=0, dtype=np.int32)
-    changes = (bits[1:] != bits[:-1]).sum(axis=0, dtype=np.int32) + (bits[0] != bits[-1])
+    changes = _transitions(bits, np.int32)
     first_one, first_zero = bits.argmax(axis=0), (bits == 0).argmax(axis=0)
     rotation = np.where(first_one == 0, ones - first_zero, points - first_one)
     codes = 1 + (ones - 1) * points + rotation
@@ -193,8 +198,7 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
     if method == "uniform":
         count = np.uint8 if points < 255 else np.uint16
         ones = bits.sum(axis=0, dtype=count)
-        changes = (bits[1:] != bits[:-1]).sum(axis=0, dtype=count) + (bits[0] != bits[-1])
-        return np.where(changes <= 2, ones, count(points + 1))
+        return np.where(_transitions(bits, count) <= 2, ones, count(points + 1))
     if method == "nri_uniform":
         return _nri_uniform(bits, points)
     codes = np.zeros(image.shape, dtype=np.int32)
