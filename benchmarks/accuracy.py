@@ -11,11 +11,15 @@ next to the same with a random (leaky) split that puts slices of one patient
 on both sides. Near-duplicate images (the same slice saved at two sizes,
 found by ``find_duplicates``) are joined into one group, so no copy of an
 image is on both sides of a grouped split. Then: the accuracy of a
-classifier that sees only file metadata (original size, colour mode, file
-size), the shortcut the canonical preprocessing must not learn; the
-cross-source score (trained on all of brain-mri, scored on brain-mri-sartaj,
-a second source with other scanners and views); and the figshare-style
-region-of-interest protocol (``roi_protocol.py``) when ``--roi`` is given.
+classifier that sees only file metadata (``evaluation.shortcut_audit``:
+original size, colour mode, format, bit depth, value range, file size), the
+shortcut the canonical preprocessing must not learn, and how well our
+features tell the image's source; the cross-source score (trained on all of
+brain-mri, scored on brain-mri-sartaj, a second source with other scanners
+and views), the union of both sources subject-grouped, and leave one source
+out over the ``source`` column (br35h, figshare, sartaj); and the
+figshare-style region-of-interest protocol (``roi_protocol.py``) when
+``--roi`` is given.
 
 Feature steps that learn nothing are computed once for all images and the
 learned steps (scaler, classifier, and any fitted feature step) are
@@ -29,17 +33,16 @@ import argparse
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
+from braintumor_features.evaluation import leave_one_source_out, shortcut_audit
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "brain-mri"
@@ -74,20 +77,6 @@ def evaluate_features(features, learned, y, groups, labels, seed=0):
         predicted = cross_val_predict(clone(learned), features, y, groups=split_groups, cv=cv)
         rows[name] = scores(y, predicted, labels)
     return rows
-
-
-def metadata_shortcut(data, y, groups, labels):
-    """Accuracy from file metadata alone: what the model must not learn."""
-    rows = []
-    for path in data.paths:
-        raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        rows.append([raw.shape[0], raw.shape[1], raw.ndim == 3 and raw.shape[2] >= 3,
-                     Path(path).stat().st_size])
-    meta = np.asarray(rows, dtype=float)
-    cv = StratifiedGroupKFold(5, shuffle=True, random_state=0)
-    forest = RandomForestClassifier(200, random_state=0)
-    predicted = cross_val_predict(forest, meta, y, groups=groups, cv=cv)
-    return scores(y, predicted, labels)
 
 
 def main(argv=None):
@@ -134,12 +123,21 @@ def main(argv=None):
             table.append({"classifier": classifier, "task": "4-class",
                           "split": "subject-grouped, both sources",
                           **scores(both_y, predicted, labels4)})
-    meta = metadata_shortcut(data, y, groups, labels4)
-    table.append({"classifier": "metadata only (rf)", "task": "4-class",
-                  "split": "subject-grouped", **meta})
+    audit = shortcut_audit(data.paths, y, groups, sources=data.frame["source"].to_numpy(),
+                           features=features, n_jobs=args.n_jobs)
+    table.append({"classifier": "metadata only (rf)", "task": "4-class", "split": "subject-grouped",
+                  **scores(audit.label_report.y_true, audit.label_report.y_pred, labels4)})
     frame = pd.DataFrame(table)
     pd.set_option("display.width", 200)
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\nshortcut audit (file metadata -> label; our features -> source), subject-grouped:")
+    print(audit.summary().to_string(float_format=lambda v: f"{v:.3f}"))
+    if other is not None:
+        sources = np.concatenate([data.frame["source"].to_numpy(), other.frame["source"].to_numpy()])
+        _, learned = split_stateless(make_pipeline("svm", n_jobs=args.n_jobs, random_state=0))
+        loso = leave_one_source_out(learned, both, both_y, sources, n_jobs=args.n_jobs)
+        print("\nleave one source out (svm; n_unseen: test images of a class no training source has):")
+        print(loso.to_string(float_format=lambda v: f"{v:.3f}"))
     if args.roi:
         import roi_protocol
 
