@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
 from braintumor_features import (
     GLCMFeatures, HOGFeatures, IntensityFeatures, LBPFeatures, RegionFeatures, make_pipeline,
 )
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
 
-from accuracy import DEFAULT_DATA, TUMOURS, scores, split_stateless
+from accuracy import DEFAULT_DATA, grouped_predictions, scores, split_stateless, tasks
 
 CANDIDATES = {
     "glcm": GLCMFeatures(),
@@ -52,9 +51,9 @@ def main(argv=None):
     data = load_folder(args.data)
     groups = merge_duplicate_groups(data.groups, find_duplicates(data.paths, n_jobs=args.n_jobs))
     blocks = {}
+    _, learned = split_stateless(make_pipeline(random_state=0))
     for name, family in CANDIDATES.items():
-        pipe = make_pipeline(features=[(name, family)], n_jobs=args.n_jobs, random_state=0)
-        stateless, learned = split_stateless(pipe)
+        stateless, _ = split_stateless(make_pipeline(features=[(name, family)], n_jobs=args.n_jobs))
         start = time.perf_counter()
         blocks[name] = stateless.transform(data.paths)
         print(f"{name}: {blocks[name].shape[1]} columns, {time.perf_counter() - start:.0f} s",
@@ -62,16 +61,13 @@ def main(argv=None):
     combos = [(name,) for name in CANDIDATES] + [BASE, WITHOUT_GRIDS, BASE + ("region",),
                                                    BASE + ("hog",), BASE + ("region", "hog")]
     combos += [tuple(c) for c in combinations(BASE, 2)]
-    tumour = np.isin(data.target, TUMOURS)
     rows = []
     for combo in combos:
         X = np.hstack([blocks[name] for name in combo])
         row = {"families": "+".join(combo), "columns": X.shape[1]}
-        for task, subset, labels in [("4-class", slice(None), list(data.target_names)),
-                                     ("3-class", tumour, TUMOURS)]:
-            cv = StratifiedGroupKFold(5, shuffle=True, random_state=0)
-            predicted = cross_val_predict(learned, X[subset], data.target[subset],
-                                          groups=groups[subset], cv=cv, n_jobs=args.n_jobs)
+        for task, subset, labels in tasks(data.target, data.target_names):
+            predicted = grouped_predictions(learned, X[subset], data.target[subset],
+                                            groups[subset], n_jobs=args.n_jobs)
             result = scores(data.target[subset], predicted, labels)
             row[f"{task} acc"] = result["accuracy"]
             row[f"{task} F1"] = result["macro_f1"]

@@ -67,16 +67,33 @@ def scores(y, predicted, labels):
     }
 
 
+def tasks(target, target_names):
+    """(name, rows, labels) of the 4-class task and of the 3-class tumour-type task."""
+    return [("4-class", slice(None), list(target_names)),
+            ("3-class", np.isin(target, TUMOURS), TUMOURS)]
+
+
+def grouped_predictions(learned, X, y, groups, n_jobs=None, seed=0):
+    """Out-of-fold predictions of StratifiedGroupKFold(5) over ``groups``."""
+    cv = StratifiedGroupKFold(5, shuffle=True, random_state=seed)
+    return cross_val_predict(clone(learned), X, y, groups=groups, cv=cv, n_jobs=n_jobs)
+
+
+def union(features, data, groups, other_features, other):
+    """Rows, labels and groups of both sources (the second's subjects kept apart)."""
+    return (np.vstack([features, other_features]),
+            np.concatenate([data.target, other.target]),
+            np.concatenate([groups, [f"second:{g}" for g in other.groups]]))
+
+
 def evaluate_features(features, learned, y, groups, labels, seed=0):
-    rows = {}
-    splits = {
-        "subject-grouped": (StratifiedGroupKFold(5, shuffle=True, random_state=seed), groups),
-        "random (leaky)": (StratifiedKFold(5, shuffle=True, random_state=seed), None),
+    leaky = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return {
+        "subject-grouped": scores(y, grouped_predictions(learned, features, y, groups, seed=seed),
+                                  labels),
+        "random (leaky)": scores(y, cross_val_predict(clone(learned), features, y, cv=leaky),
+                                 labels),
     }
-    for name, (cv, split_groups) in splits.items():
-        predicted = cross_val_predict(clone(learned), features, y, groups=split_groups, cv=cv)
-        rows[name] = scores(y, predicted, labels)
-    return rows
 
 
 def main(argv=None):
@@ -92,7 +109,6 @@ def main(argv=None):
     y = data.target
     groups = merge_duplicate_groups(data.groups, find_duplicates(data.paths, n_jobs=args.n_jobs))
     print(f"{len(set(data.groups))} subjects joined into {len(set(groups))} groups by duplicates")
-    tumour = np.isin(y, TUMOURS)
     labels4 = list(data.target_names)
     table = []
     stateless, _ = split_stateless(make_pipeline(n_jobs=args.n_jobs))
@@ -100,12 +116,13 @@ def main(argv=None):
     features = stateless.transform(data.paths)
     print(f"{features.shape[1]} features of {len(data.paths)} images "
           f"in {time.perf_counter() - start:.0f} s")
-    other_features = stateless.transform(other.paths) if other is not None else None
+    if other is not None:
+        other_features = stateless.transform(other.paths)
+        both, both_y, both_groups = union(features, data, groups, other_features, other)
     for classifier in ["svm", "rf"]:
         # The classifier is the only difference: the feature steps are shared.
         _, learned = split_stateless(make_pipeline(classifier, n_jobs=args.n_jobs, random_state=0))
-        for task, subset, labels in [("4-class", slice(None), labels4),
-                                     ("3-class", tumour, TUMOURS)]:
+        for task, subset, labels in tasks(y, data.target_names):
             results = evaluate_features(features[subset], learned, y[subset], groups[subset], labels)
             for split, result in results.items():
                 table.append({"classifier": classifier, "task": task, "split": split, **result})
@@ -115,11 +132,7 @@ def main(argv=None):
             table.append({"classifier": classifier, "task": "4-class",
                           "split": f"cross-source: {args.second_source.name}",
                           **scores(other.target, predicted, labels4)})
-            both = np.vstack([features, other_features])
-            both_y = np.concatenate([y, other.target])
-            both_groups = np.concatenate([groups, [f"second:{g}" for g in other.groups]])
-            cv = StratifiedGroupKFold(5, shuffle=True, random_state=0)
-            predicted = cross_val_predict(clone(learned), both, both_y, groups=both_groups, cv=cv)
+            predicted = grouped_predictions(learned, both, both_y, both_groups)
             table.append({"classifier": classifier, "task": "4-class",
                           "split": "subject-grouped, both sources",
                           **scores(both_y, predicted, labels4)})

@@ -29,18 +29,16 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
 from braintumor_features.pipeline import DEFAULT_FEATURES, default_features
 from braintumor_features.standardization import HistogramStandardizer
 
-from accuracy import DEFAULT_DATA, SECOND_SOURCE
+from accuracy import DEFAULT_DATA, SECOND_SOURCE, grouped_predictions, union
 
 VARIANTS = {
     "default": {},
@@ -60,24 +58,20 @@ SCORES = ["grouped", "cross-source", "both, grouped"]
 
 
 def grouped_accuracy(back, X, y, groups):
-    cv = StratifiedGroupKFold(5, shuffle=True, random_state=0)
-    return accuracy_score(y, cross_val_predict(clone(back), X, y, groups=groups, cv=cv))
+    return accuracy_score(y, grouped_predictions(back, X, y, groups))
 
 
 def score_variant(params, data, other, groups, n_jobs):
     pipe = make_pipeline(n_jobs=n_jobs, random_state=0).set_params(**params)
     front, back = pipe[:-2], pipe[-2:]
-    features = front.fit(data.paths).transform(data.paths)
+    features = front.fit_transform(data.paths)
     other_features = front.transform(other.paths)
     model = clone(back).fit(features, data.target)
-    both_groups = np.concatenate([groups, ["second:" + g for g in other.groups]])
     return {
         "grouped": grouped_accuracy(back, features, data.target, groups),
         "cross-source": accuracy_score(other.target, model.predict(other_features)),
-        "both, grouped": grouped_accuracy(
-            back, np.vstack([features, other_features]),
-            np.concatenate([data.target, other.target]), both_groups,
-        ),
+        "both, grouped": grouped_accuracy(back, *union(features, data, groups, other_features,
+                                                       other)),
     }
 
 

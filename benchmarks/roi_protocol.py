@@ -75,8 +75,8 @@ def run(data=DATA, n_jobs=None, random_state=0):
     model = Pipeline([("scale", StandardScaler()),
                       ("classifier", SVMClassifier(random_state=random_state))])
     cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=random_state)
-    groups = merge_duplicate_groups(folder.groups, find_duplicates(folder.paths, n_jobs=n_jobs))
-    return evaluate(model, features, folder.target[keep], groups=groups[keep], cv=cv)
+    groups = merge_duplicate_groups(folder.groups[keep], find_duplicates(paths, n_jobs=n_jobs))
+    return evaluate(model, features, folder.target[keep], groups=groups, cv=cv)
 
 
 def main(argv=None):

@@ -185,6 +185,10 @@ def _unsupported_format(path: Path) -> str | None:
     return None
 
 
+#: The first four bytes of a TIFF file (little- and big-endian).
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
+
+
 def image_size(data: np.ndarray) -> tuple[int, int] | None:
     """Read (height, width) from the header of an encoded PNG, JPEG, BMP or TIFF.
 
@@ -217,7 +221,7 @@ def image_size(data: np.ndarray) -> tuple[int, int] | None:
             return abs(height), width
         if head.startswith(b"\xff\xd8"):
             return _jpeg_size(data)
-        if head[:4] in (b"II*\x00", b"MM\x00*"):
+        if head[:4] in _TIFF_SIGNATURES:
             return _tiff_size(data.tobytes())
     except struct.error:
         return None
@@ -304,7 +308,7 @@ def _decode(data: np.ndarray, path: Path) -> np.ndarray:
             LargeImageWarning, stacklevel=3,
         )
         flags = _REDUCED[factor]
-    if data[:4].tobytes() in (b"II*\x00", b"MM\x00*"):
+    if data[:4].tobytes() in _TIFF_SIGNATURES:
         pages = _tiff_pages(data.tobytes())
         if pages > 1:
             raise ImageReadError(
