@@ -27,6 +27,7 @@ __all__ = [
     "CLAHE",
     "NormalizeIntensity",
     "head_mask",
+    "head_box",
     "to_uint8",
 ]
 
@@ -54,6 +55,27 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round((image - low) * (255.0 / (high - low))).astype(np.uint8)
 
 
+#: Structuring element that closes small gaps in the head's outline.
+_CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+
+def _largest_component(image):
+    """Labels of the head's candidate regions and the label and stats row of the largest.
+
+    The image is smoothed, thresholded with Otsu's method and closed; the
+    regions are its 8-connected components. Returns None when the
+    threshold leaves no foreground or no background (a constant image).
+    """
+    blurred = cv2.GaussianBlur(to_uint8(image), (5, 5), 0)
+    _, binary = cv2.threshold(blurred, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if binary.max() == 0 or binary.min() == 1:
+        return None
+    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, _CLOSING)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels, largest, stats[largest]
+
+
 def head_mask(image: np.ndarray) -> np.ndarray:
     """Find the head: the largest bright connected region, holes filled.
 
@@ -79,22 +101,39 @@ def head_mask(image: np.ndarray) -> np.ndarray:
     >>> bool(mask[20, 15]), bool(mask[3, 31])
     (True, False)
     """
-    gray = to_uint8(image)
-    blurred = cv2.GaussianBlur(gray, (5, 5), 0)
-    threshold, binary = cv2.threshold(blurred, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    if binary.max() == 0 or binary.min() == 1:
+    found = _largest_component(image)
+    if found is None:
         return np.ones(image.shape, bool)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    component = (labels == largest).astype(np.uint8)
-    # Fill holes: flood the background from the border of a padded copy.
-    padded = np.pad(component, 1)
-    flood = padded.copy()
-    cv2.floodFill(flood, None, (0, 0), 1)
-    holes = (flood == 0)[1:-1, 1:-1]
-    return component.astype(bool) | holes
+    labels, largest, (left, top, width, height, _) = found
+    # Holes filled: draw the component's outer outline(s) filled.
+    component = (labels[top : top + height, left : left + width] == largest).view(np.uint8)
+    outlines, _ = cv2.findContours(
+        component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(int(left), int(top))
+    )
+    mask = np.zeros(image.shape, np.uint8)
+    cv2.drawContours(mask, outlines, -1, 1, thickness=cv2.FILLED)
+    return mask.view(bool)
+
+
+def head_box(image: np.ndarray) -> tuple:
+    """Bounding box ``(top, left, bottom, right)`` of :func:`head_mask`.
+
+    Filling holes does not move a box, so it is read from the largest
+    region's statistics without building the mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.preprocessing import head_box
+    >>> image = np.zeros((40, 40), np.uint8); image[10:30, 5:25] = 200
+    >>> head_box(image)
+    (10, 5, 30, 25)
+    """
+    found = _largest_component(image)
+    if found is None:
+        return 0, 0, image.shape[0], image.shape[1]
+    left, top, width, height, _ = (int(v) for v in found[2])
+    return top, left, top + height, left + width
 
 
 class ImageStep(TransformerMixin, BaseEstimator):
@@ -231,8 +270,7 @@ class CropHead(ImageStep):
         self.margin = margin
 
     def apply(self, image, mask):
-        left, top, width, height = cv2.boundingRect(head_mask(image).view(np.uint8))
-        bottom, right = top + height, left + width
+        top, left, bottom, right = head_box(image)
         pad_r = int(round(self.margin * (bottom - top)))
         pad_c = int(round(self.margin * (right - left)))
         top, left = max(0, top - pad_r), max(0, left - pad_c)

@@ -7,7 +7,7 @@ from scipy import stats
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
 from skimage.measure import moments_central, moments_hu, moments_normalized, regionprops
 
-from braintumor_features import read_image
+from braintumor_features import MaskedImage, read_image
 from braintumor_features.features import GLCMFeatures, IntensityFeatures, LBPFeatures
 from braintumor_features.features.glcm import HARALICK_NAMES, cooccurrence, haralick, quantize
 from braintumor_features.features.intensity import FIRST_ORDER_NAMES, first_order
@@ -197,6 +197,28 @@ def test_grid_histograms_count_each_cell(rng, family):
     assert len(names) == len(extractor.fit_transform([image])[0])
     assert any("_g2c3_" in name for name in names)
     np.testing.assert_allclose(cell_histograms(codes, None, bins, [2])[:bins], expected[bins:2 * bins])
+
+
+@pytest.mark.parametrize("shape, grid", [((37, 23), (1, 3)), ((50, 41), (2, 3, 5)), ((9, 64), (4,))])
+def test_grid_histograms_of_a_region_equal_numpy_cell_by_cell(rng, shape, grid):
+    """Uneven cells, grids that do not nest, a region: each cell's histogram of the
+    region's pixels, binned over the region's range, is numpy's."""
+    image = rng.random(shape).astype(np.float32)
+    region = rng.random(shape) < 0.6
+    row = IntensityFeatures(bins=6, region="mask", grid=grid).fit_transform(
+        [MaskedImage(image, region)])[0]
+    values = image[region].astype(np.float64)
+    edges = np.histogram_bin_edges(values, 6, (values.min(), values.max()))
+    expected = []
+    for n in grid:
+        rows = np.linspace(0, shape[0], n + 1).astype(int)
+        cols = np.linspace(0, shape[1], n + 1).astype(int)
+        for i in range(n):
+            for j in range(n):
+                cell = (slice(rows[i], rows[i + 1]), slice(cols[j], cols[j + 1]))
+                inside = image[cell][region[cell]].astype(np.float64)
+                expected.append(np.histogram(inside, edges)[0] / max(inside.size, 1))
+    np.testing.assert_array_equal(row[-6 * sum(n * n for n in grid):], np.concatenate(expected))
 
 
 def test_intensity_grid_histogram_of_whole_region_equals_numpy_on_floats(rng):

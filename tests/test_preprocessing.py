@@ -1,10 +1,11 @@
+import cv2
 import numpy as np
 import pytest
 
 from braintumor_features import (
     CLAHE, CropHead, Denoise, Grayscale, ImageSequence, MaskedImage, NormalizeIntensity, Resize,
 )
-from braintumor_features.preprocessing import head_mask
+from braintumor_features.preprocessing import head_box, head_mask
 
 
 def _head(shape=(100, 120), box=(20, 80, 30, 100), value=150):
@@ -21,6 +22,22 @@ def test_head_mask_is_largest_component_with_holes_filled():
     mask = head_mask(image)
     assert mask[45, 55] and not mask[3, 3]
     assert abs(int(mask.sum()) - 60 * 70) <= 4  # closing may round the four corners
+
+
+@pytest.mark.parametrize("case", ["head", "framed", "two blobs", "constant"])
+def test_head_box_is_the_bounding_box_of_the_head_mask(case):
+    image = _head()
+    if case == "framed":  # a bright frame encloses more area than the head but has fewer pixels
+        image[0, :] = image[-1, :] = image[:, 0] = image[:, -1] = 255
+    elif case == "two blobs":
+        image[70:95, 5:25] = 200
+    elif case == "constant":
+        image[:] = 9
+    mask = head_mask(image).view(np.uint8)
+    left, top, width, height = cv2.boundingRect(mask)
+    assert head_box(image) == (top, left, top + height, left + width)
+    if case == "framed":
+        assert head_box(image) == (20, 30, 80, 100)
 
 
 def test_crop_head_moves_the_mask():

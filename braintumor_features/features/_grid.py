@@ -7,6 +7,7 @@ grey levels keep the layout that one global histogram throws away.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from numbers import Integral
 
 import numpy as np
@@ -20,12 +21,34 @@ def check_grid(grid):
         raise ValueError(f"grid must be positive integers such as (1, 2, 4), got {grid!r}")
 
 
-def _cells(shape, n):
-    rows = np.linspace(0, shape[0], n + 1).astype(int)
-    cols = np.linspace(0, shape[1], n + 1).astype(int)
-    for i in range(n):
-        for j in range(n):
-            yield slice(rows[i], rows[i + 1]), slice(cols[j], cols[j + 1])
+@lru_cache(maxsize=32)
+def _atoms(shape, grid):
+    """The pieces every grid's cells are made of, for an image of ``shape``.
+
+    The cut lines of all grids together split the image into atoms. Returns
+    the atom number of every pixel (read-only) and a 0/1 matrix of shape
+    ``(cells of all grids, atoms)`` saying which atoms form each cell, so
+    counts per atom give counts per cell by one matrix product.
+    """
+    cuts = [[np.linspace(0, size, n + 1).astype(int) for n in grid] for size in shape]
+    lines = [np.unique(np.concatenate(per_grid)) for per_grid in cuts]
+    # Atom index of every row and column, and the atom span of every cell's rows and columns.
+    along = [np.repeat(np.arange(len(edge) - 1), np.diff(edge)) for edge in lines]
+    numbers = along[0][:, None] * (len(lines[1]) - 1) + along[1][None, :]
+    numbers.flags.writeable = False
+    n_cols = len(lines[1]) - 1
+    members = []
+    for level, n in enumerate(grid):
+        spans = [np.searchsorted(edge, cut[level]) for edge, cut in zip(lines, cuts)]
+        for i in range(n):
+            for j in range(n):
+                cell = np.zeros(numbers.max() + 1, np.int64)
+                for r in range(spans[0][i], spans[0][i + 1]):
+                    cell[r * n_cols + spans[1][j] : r * n_cols + spans[1][j + 1]] = 1
+                members.append(cell)
+    members = np.array(members)
+    members.flags.writeable = False
+    return numbers, members
 
 
 def cell_histograms(codes, region, n_bins, grid):
@@ -56,14 +79,12 @@ def cell_histograms(codes, region, n_bins, grid):
     >>> cell_histograms(codes, None, 2, [1, 2]).tolist()
     [0.5, 0.5, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
     """
-    parts = []
-    for n in grid:
-        for window in _cells(codes.shape, n):
-            values = codes[window]
-            values = values[region[window]] if region is not None else values.ravel()
-            counts = np.bincount(values, minlength=n_bins)
-            parts.append(counts / max(values.size, 1))
-    return np.concatenate(parts)
+    numbers, members = _atoms(codes.shape, tuple(grid))
+    pairs = numbers * n_bins + codes
+    pairs = pairs[region] if region is not None else pairs.ravel()
+    atoms = np.bincount(pairs, minlength=members.shape[1] * n_bins)
+    counts = members @ atoms.reshape(members.shape[1], n_bins)
+    return (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)).ravel()
 
 
 def cell_names(prefix, n_bins, grid):

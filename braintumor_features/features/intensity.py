@@ -82,6 +82,19 @@ def _first_order(values, counts):
     ])
 
 
+def _bin_indices(values, bins, value_range):
+    """Bin index of every value, exactly as ``np.histogram(values, bins, value_range)``
+    bins them (equal-width bins, the last one closed); every value must lie in the range."""
+    low, high = value_range
+    edges = np.linspace(low, high, bins + 1)
+    indices = ((values - low) / (high - low) * bins).astype(np.intp)
+    indices[indices == bins] -= 1
+    # Correct rounding at the edges, as NumPy does.
+    indices[values < edges[indices]] -= 1
+    indices[(values >= edges[indices + 1]) & (indices != bins - 1)] += 1
+    return indices
+
+
 def _value_range(image, values):
     if image.dtype == np.uint8:
         return 0.0, 256.0
@@ -146,14 +159,18 @@ class IntensityFeatures(FeatureExtractor):
         values = image[region] if region is not None else image.ravel()
         values = values.astype(np.float64, copy=False)
         value_range = _value_range(image, values)
-        counts, edges = np.histogram(values, bins=self.bins, range=value_range)
+        indices = _bin_indices(values, self.bins, value_range)
+        counts = np.bincount(indices, minlength=self.bins)
         stats = _first_order(values, counts)
         if not self.histogram:
             return stats
         if tuple(self.grid) == (1,):
             return np.concatenate([stats, counts / values.size])
-        # Bin every pixel as np.histogram does (the last bin includes its right edge).
-        levels = np.clip(np.searchsorted(edges, image, side="right") - 1, 0, self.bins - 1)
+        if region is None:
+            levels = indices.reshape(image.shape)
+        else:
+            levels = np.zeros(image.shape, np.intp)
+            levels[region] = indices
         return np.concatenate([stats, cell_histograms(levels, region, self.bins, self.grid)])
 
     def _feature_names(self):
