@@ -5,14 +5,83 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-__all__ = ["SVMClassifier"]
+__all__ = ["SVMClassifier", "platt_sigmoid"]
+
+
+def platt_sigmoid(decision, positive, sample_weight=None):
+    """Fit Platt's sigmoid ``P(positive | f) = 1 / (1 + exp(a f + b))``.
+
+    Minimises the (weighted) cross-entropy against Platt's regularised
+    targets, ``(N+ + 1) / (N+ + 2)`` for positives and ``1 / (N- + 2)`` for
+    negatives, with ``N`` the classes' total sample weights, as
+    scikit-learn's sigmoid calibration does; by Newton's method with a
+    backtracking line search (Lin, Lin and Weng, "A note on Platt's
+    probabilistic outputs for support vector machines", Machine Learning
+    68, 2007), which solves this two-parameter convex problem to machine
+    precision in a few steps.
+
+    Parameters
+    ----------
+    decision : ndarray of shape (n_samples,)
+        Decision values, e.g. out-of-fold SVM scores.
+    positive : ndarray of bool, shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    a, b : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.classifiers import platt_sigmoid
+    >>> decision = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
+    >>> a, b = platt_sigmoid(decision, decision > 0)
+    >>> bool(a < 0), round(float(1 / (1 + np.exp(a * 2.0 + b))), 2)
+    (True, 0.88)
+    """
+    decision = np.asarray(decision, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    weight = np.ones_like(decision) if sample_weight is None else np.asarray(sample_weight, float)
+    prior1, prior0 = weight[positive].sum(), weight[~positive].sum()
+    target = np.where(positive, (prior1 + 1.0) / (prior1 + 2.0), 1.0 / (prior0 + 2.0))
+    scale = max(float(np.abs(decision).max(initial=0.0)), 1.0)  # conditioning only
+    f = decision / scale
+
+    def loss(ab):
+        z = ab[0] * f + ab[1]
+        return float(weight @ (np.logaddexp(0.0, z) - (1.0 - target) * z))
+
+    ab = np.array([0.0, np.log((prior0 + 1.0) / (prior1 + 1.0))])
+    value = loss(ab)
+    for _ in range(100):
+        p = expit(-(ab[0] * f + ab[1]))
+        residual, curvature = weight * (target - p), weight * p * (1.0 - p) + 1e-12
+        gradient = np.array([residual @ f, residual.sum()])
+        hessian = np.array([[curvature @ (f * f), curvature @ f], [curvature @ f, curvature.sum()]])
+        step = np.linalg.solve(hessian, gradient)
+        rate = 1.0
+        while rate >= 1e-10:
+            trial = ab - rate * step
+            trial_value = loss(trial)
+            if trial_value <= value - 1e-4 * rate * (gradient @ step):
+                break
+            rate /= 2.0
+        else:
+            break
+        converged = abs(value - trial_value) <= 1e-15 * max(abs(value), 1.0)
+        ab, value = trial, trial_value
+        if converged or np.abs(gradient).max() < 1e-12:
+            break
+    return float(ab[0] / scale), float(ab[1])
 
 
 class SVMClassifier(ClassifierMixin, BaseEstimator):
@@ -43,8 +112,12 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray
         Class labels.
-    calibrated_ : CalibratedClassifierCV
-        The fitted SVM and its probability map.
+    svm_ : sklearn.svm.SVC
+        The SVM fitted on all the training data.
+    sigmoids_ : ndarray of shape (n_classes, 2) or (1, 2)
+        Platt's ``(a, b)`` per class (:func:`platt_sigmoid`), learned from
+        out-of-fold SVM scores; one row, for the second class, when there are
+        two classes.
 
     Examples
     --------
@@ -79,8 +152,44 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_cv = calibration_cv
         self.random_state = random_state
 
+    def _gamma(self, X):
+        """The kernel width SVC would use when fitted on ``X``."""
+        if self.gamma == "scale":
+            variance = X.var()
+            return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+        if self.gamma == "auto":
+            return 1.0 / X.shape[1]
+        return self.gamma
+
+    def _kernel(self, base, gamma):
+        """SVC's kernel (degree 3, coef0 0) from squared distances (rbf) or dot products."""
+        if self.kernel == "rbf":
+            return np.exp(-gamma * base)
+        if self.kernel == "poly":
+            return (gamma * base) ** 3
+        if self.kernel == "sigmoid":
+            return np.tanh(gamma * base)
+        return base
+
+    def _svm(self, kernel):
+        """An SVC for the integer labels ``0 .. n_classes - 1`` (positions in ``classes_``)."""
+        class_weight = self.class_weight
+        if isinstance(class_weight, dict):
+            known = self.classes_.tolist()
+            unknown = [key for key in class_weight if key not in known]
+            if unknown:
+                raise ValueError(f"class_weight names classes that are not in y: {unknown}")
+            class_weight = {known.index(key): value for key, value in class_weight.items()}
+        return SVC(C=self.C, kernel=kernel, gamma=self.gamma, class_weight=class_weight)
+
     def fit(self, X, y, sample_weight=None):
         """Fit the SVM and its probability map.
+
+        The out-of-fold scores that the probability map is learned from come
+        from SVMs on precomputed kernel matrices (one matrix product per
+        fold instead of the SVM's own kernel evaluations, several times
+        faster in high dimension); the final SVM is an ordinary
+        :class:`~sklearn.svm.SVC` fitted on all of ``X``.
 
         Parameters
         ----------
@@ -93,32 +202,59 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        svm = SVC(C=self.C, kernel=self.kernel, gamma=self.gamma, class_weight=self.class_weight)
-        classes, counts = np.unique(y, return_counts=True)
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        self.classes_, labels, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"the SVM needs at least 2 classes, got {self.classes_.tolist()}")
         if counts.min() < 2:
             raise ValueError(
-                f"class {str(classes[counts.argmin()])!r} has a single training sample; the SVM's "
-                "probabilities are calibrated by cross-validation and need at least 2 per class"
+                f"class {str(self.classes_[counts.argmin()])!r} has a single training sample; the "
+                "SVM's probabilities are calibrated by cross-validation and need at least 2 per class"
             )
+        weight = None if sample_weight is None else _check_sample_weight(sample_weight, X)
         n_folds = min(self.calibration_cv, int(counts.min()))
         folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
-        self.calibrated_ = CalibratedClassifierCV(svm, method="sigmoid", cv=folds, ensemble=False)
-        self.calibrated_.fit(X, y, sample_weight=sample_weight)
-        self.classes_ = self.calibrated_.classes_
-        self.n_features_in_ = self.calibrated_.n_features_in_
+        scores = np.empty((len(y), len(self.classes_) if len(self.classes_) > 2 else 1))
+        # One matrix product for all folds: squared distances (rbf) or dot products.
+        base = euclidean_distances(X, squared=True) if self.kernel == "rbf" else X @ X.T
+        # Integer labels: SVC checks them much faster than strings; same order as classes_.
+        for train, test in folds.split(X, labels):
+            kernel = self._kernel(base[:, train], self._gamma(X[train]))
+            fold = self._svm("precomputed").fit(
+                kernel[train], labels[train], sample_weight=None if weight is None else weight[train]
+            )
+            scores[test] = fold.decision_function(kernel[test]).reshape(len(test), -1)
+        positives = [labels == k for k in range(len(self.classes_))][-scores.shape[1]:]
+        self.sigmoids_ = np.array([
+            platt_sigmoid(column, positive, weight) for column, positive in zip(scores.T, positives)
+        ])
+        self.svm_ = self._svm(self.kernel).fit(X, labels, sample_weight=weight)
         return self
 
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``."""
-        check_is_fitted(self)
-        return self.calibrated_.predict_proba(X)
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Each class's SVM score goes through its sigmoid and the rows are
+        normalised to sum to 1 (for two classes, the second class's
+        probability and its complement), as
+        :class:`~sklearn.calibration.CalibratedClassifierCV` does.
+        """
+        scores = self.decision_function(X)
+        scores = scores.reshape(scores.shape[0], -1)
+        calibrated = expit(-(scores * self.sigmoids_[:, 0] + self.sigmoids_[:, 1]))
+        if len(self.classes_) == 2:
+            return np.column_stack([1.0 - calibrated[:, 0], calibrated[:, 0]])
+        total = calibrated.sum(axis=1, keepdims=True)
+        uniform = np.full_like(calibrated, 1.0 / len(self.classes_))
+        return np.divide(calibrated, total, out=uniform, where=total != 0)
 
     def predict(self, X):
         """The most probable class of each sample."""
-        check_is_fitted(self)
-        return self.calibrated_.predict(X)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def decision_function(self, X):
-        """The SVM's one-vs-rest decision values."""
+        """The SVM's one-vs-rest decision values, columns in the order of ``classes_``
+        (one column, for the second class, when there are two)."""
         check_is_fitted(self)
-        return self.calibrated_.calibrated_classifiers_[0].estimator.decision_function(X)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.svm_.decision_function(X)
