@@ -196,7 +196,7 @@ def _compute(images, function, n_features, n_jobs, batch_size, on_error):
     # level already uses the cores: compute this worker's images in turn.
     workers = 1 if _in_worker() else effective_n_jobs(n_jobs)
     if batch_size is None:
-        batch_size = max(1, min(64, math.ceil(n / (4 * workers))))
+        batch_size = max(1, min(64, math.ceil(n / (16 * workers))))
     tasks = [(images[start : start + batch_size], start) for start in range(0, n, batch_size)]
     if workers == 1 or len(tasks) <= 1:
         parts = [_batch_rows(function, batch, n_features, on_error, start) for batch, start in tasks]
@@ -251,8 +251,9 @@ def extract(
         another joblib worker (a grid search with ``n_jobs``), images are
         computed in turn, so the two levels do not oversubscribe the cores.
     batch_size : int or None
-        Images per task; None chooses about four tasks per worker, at most
-        64 images each.
+        Images per task; None chooses about sixteen tasks per worker, at
+        most 64 images each, so the workers finish close together (the last
+        task's length is the time one worker may wait for the other).
     on_error : {"raise", "skip"}, default="raise"
         What a failing image (unreadable file, unusable array) does: stop
         everything with an error naming the image, or give a row of NaN and
