@@ -164,15 +164,19 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             return 1.0 / X.shape[1]
         return self.gamma
 
-    def _kernel(self, base, gamma):
-        """SVC's kernel (degree 3, coef0 0) from squared distances (rbf) or dot products."""
+    def _kernel(self, block, gamma):
+        """SVC's kernel (degree 3, coef0 0) from a block of squared distances (rbf) or dot
+        products, computed in place: ``block`` must be a copy."""
         if self.kernel == "rbf":
-            return np.exp(-gamma * base)
+            block *= -gamma
+            return np.exp(block, out=block)
         if self.kernel == "poly":
-            return (gamma * base) ** 3
+            block *= gamma
+            return np.power(block, 3, out=block)
         if self.kernel == "sigmoid":
-            return np.tanh(gamma * base)
-        return base
+            block *= gamma
+            return np.tanh(block, out=block)
+        return block
 
     def _svm(self, kernel):
         """An SVC for the integer labels ``0 .. n_classes - 1`` (positions in ``classes_``)."""
@@ -224,12 +228,15 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         # The data and parameters are checked above: the inner SVMs skip the checks.
         with config_context(assume_finite=True, skip_parameter_validation=True):
             for train, test in folds.split(X, labels):
-                kernel = self._kernel(base[:, train], self._gamma(X[train]))
+                gamma = self._gamma(X[train])
                 fold = self._svm("precomputed").fit(
-                    kernel[train], labels[train],
+                    self._kernel(base[np.ix_(train, train)], gamma), labels[train],
                     sample_weight=None if weight is None else weight[train],
                 )
-                scores[test] = fold.decision_function(kernel[test]).reshape(len(test), -1)
+                scores[test] = fold.decision_function(
+                    self._kernel(base[np.ix_(test, train)], gamma)
+                ).reshape(len(test), -1)
+            del base
             self.svm_ = self._svm(self.kernel).fit(X, labels, sample_weight=weight)
         positives = [labels == k for k in range(len(self.classes_))][-scores.shape[1]:]
         self.sigmoids_ = np.array([
