@@ -34,11 +34,15 @@ def platt_sigmoid(decision, positive, sample_weight=None):
     decision : ndarray of shape (n_samples,)
         Decision values, e.g. out-of-fold SVM scores.
     positive : ndarray of bool, shape (n_samples,)
+        Whether each sample belongs to the class being calibrated.
     sample_weight : ndarray of shape (n_samples,) or None
+        Weight of each sample in the cross-entropy and in the class totals.
 
     Returns
     -------
     a, b : float
+        Slope and offset of the sigmoid; ``a`` is negative when larger
+        decision values mean the positive class is more likely.
 
     Examples
     --------
@@ -65,9 +69,13 @@ def platt_sigmoid(decision, positive, sample_weight=None):
     value = loss(ab)
     for _ in range(100):
         p = expit(-(ab[0] * f + ab[1]))
-        residual, curvature = weight * (target - p), weight * p * (1.0 - p) + 1e-12
+        residual, curvature = weight * (target - p), weight * p * (1.0 - p)
         gradient = np.array([residual @ f, residual.sum()])
-        hessian = np.array([[curvature @ (f * f), curvature @ f], [curvature @ f, curvature.sum()]])
+        if np.abs(gradient).max() < 1e-12:
+            break
+        # A small ridge keeps the step defined when all scores are equal (Lin et al.).
+        hessian = np.array([[curvature @ (f * f) + 1e-12, curvature @ f],
+                            [curvature @ f, curvature.sum() + 1e-12]])
         step = np.linalg.solve(hessian, gradient)
         rate = 1.0
         while rate >= 1e-10:
@@ -80,7 +88,7 @@ def platt_sigmoid(decision, positive, sample_weight=None):
             break
         converged = abs(value - trial_value) <= 1e-15 * max(abs(value), 1.0)
         ab, value = trial, trial_value
-        if converged or np.abs(gradient).max() < 1e-12:
+        if converged:
             break
     return float(ab[0] / scale), float(ab[1])
 
@@ -93,8 +101,8 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
     of :class:`~sklearn.calibration.CalibratedClassifierCV` with
     ``method="sigmoid"`` and ``ensemble=False`` (the replacement
     scikit-learn recommends for the deprecated ``SVC(probability=True)``),
-    to within 1e-8, at about half the cost: the internal folds share one
-    distance matrix. The SVM's own parameters stay at the top level, so a
+    to within scikit-learn's optimiser tolerance (about 1e-5), at about
+    half the cost: the internal folds share one distance matrix. The SVM's own parameters stay at the top level, so a
     grid says ``classifier__C``.
 
     Parameters
@@ -155,6 +163,15 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_cv = calibration_cv
         self.random_state = random_state
 
+    def __setstate__(self, state):
+        # Models pickled by earlier builds kept scikit-learn's CalibratedClassifierCV
+        # (attribute calibrated_); its SVM and sigmoids are the same model.
+        if "calibrated_" in state:
+            calibrated = state.pop("calibrated_").calibrated_classifiers_[0]
+            state["svm_"] = calibrated.estimator
+            state["sigmoids_"] = np.array([[c.a_, c.b_] for c in calibrated.calibrators])
+        super().__setstate__(state)
+
     def _gamma(self, X):
         """The kernel width SVC would use when fitted on ``X``."""
         if self.gamma == "scale":
@@ -193,10 +210,12 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         """Fit the SVM and its probability map.
 
         The out-of-fold scores that the probability map is learned from come
-        from SVMs on precomputed kernel matrices (one matrix product per
-        fold instead of the SVM's own kernel evaluations, several times
-        faster in high dimension); the final SVM is an ordinary
-        :class:`~sklearn.svm.SVC` fitted on all of ``X``.
+        from SVMs on precomputed kernel blocks, all cut from one matrix of
+        distances (rbf) or dot products between the training samples,
+        instead of each SVM's own kernel evaluations; the final SVM is an
+        ordinary :class:`~sklearn.svm.SVC` fitted on all of ``X``. That
+        matrix takes ``8 n_samples**2`` bytes while ``fit`` runs (101 MiB for
+        3637 samples, 3 GiB for 20000). ``X`` must be dense.
 
         Parameters
         ----------
@@ -212,7 +231,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64)
         self.classes_, labels, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"the SVM needs at least 2 classes, got {self.classes_.tolist()}")
+            raise ValueError(f"the SVM needs at least 2 classes, got 1 class: {self.classes_.tolist()}")
         if counts.min() < 2:
             raise ValueError(
                 f"class {str(self.classes_[counts.argmin()])!r} has a single training sample; the "
@@ -251,6 +270,14 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         normalised to sum to 1 (for two classes, the second class's
         probability and its complement), as
         :class:`~sklearn.calibration.CalibratedClassifierCV` does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
         """
         scores = self.decision_function(X)
         scores = scores.reshape(scores.shape[0], -1)
@@ -262,12 +289,32 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         return np.divide(calibrated, total, out=uniform, where=total != 0)
 
     def predict(self, X):
-        """The most probable class of each sample."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        """The most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        probabilities = self.predict_proba(X)
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
     def decision_function(self, X):
-        """The SVM's one-vs-rest decision values, columns in the order of ``classes_``
-        (one column, for the second class, when there are two)."""
+        """The SVM's one-vs-rest decision values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Columns in the order of ``classes_``; one value, for the second
+            class, when there are two.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.svm_.decision_function(X)

@@ -22,7 +22,8 @@ def _data(rng, n_classes, n=120):
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_probabilities_equal_calibrated_svc(rng, kernel, n_classes, weighted):
-    """Precomputed fold kernels and our sigmoid fit give scikit-learn's probabilities."""
+    """Precomputed fold kernels and our sigmoid fit give scikit-learn's probabilities (to its
+    optimiser's tolerance)."""
     X, y = _data(rng, n_classes)
     weight = rng.random(len(y)) + 0.5 if weighted else None
     ours = SVMClassifier(C=3.0, kernel=kernel, class_weight="balanced", random_state=1)
@@ -32,7 +33,7 @@ def test_probabilities_equal_calibrated_svc(rng, kernel, n_classes, weighted):
                                     method="sigmoid", cv=folds, ensemble=False)
     theirs.fit(X, y, sample_weight=weight)
     new = rng.normal(size=(40, 12))
-    np.testing.assert_allclose(ours.predict_proba(new), theirs.predict_proba(new), atol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(new), theirs.predict_proba(new), atol=1e-5)
     np.testing.assert_array_equal(ours.predict(new), theirs.predict(new))
     assert list(ours.classes_) == list(theirs.classes_)
 
@@ -62,3 +63,39 @@ def test_platt_sigmoid_minimises_the_regularised_cross_entropy(rng, weighted):
     ours = platt_sigmoid(decision, positive, None if not weighted else weight)
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-7)
     assert loss(ours) <= loss(expected) + 1e-9
+
+
+@pytest.mark.parametrize("case", ["constant features", "huge gamma"])
+def test_uninformative_scores_are_calibrated_as_scikit_learn_does(rng, case):
+    """Out-of-fold scores all equal (no information; the sigmoid's Hessian is singular): no
+    failure, and the probabilities of scikit-learn's calibrated SVC (to its optimiser's
+    tolerance)."""
+    X, y = _data(rng, 2 if case == "constant features" else 4, n=40)
+    if case == "constant features":
+        X = np.ones_like(X)
+    model = SVMClassifier(gamma=1e6 if case == "huge gamma" else "scale", random_state=0).fit(X, y)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    theirs = CalibratedClassifierCV(SVC(C=10.0, gamma=model.gamma), method="sigmoid", cv=folds,
+                                    ensemble=False).fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+
+
+def test_predict_before_fit_raises_not_fitted(rng):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        SVMClassifier().predict(rng.normal(size=(2, 3)))
+
+
+def test_model_pickled_with_calibrated_classifier_still_predicts(rng):
+    """Earlier builds kept scikit-learn's CalibratedClassifierCV in ``calibrated_``."""
+    import pickle
+
+    X, y = _data(rng, 4)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    old = CalibratedClassifierCV(SVC(C=10.0), method="sigmoid", cv=folds, ensemble=False).fit(X, y)
+    model = SVMClassifier(random_state=0)
+    model.__dict__.update(calibrated_=old, classes_=old.classes_, n_features_in_=X.shape[1])
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.predict_proba(X), old.predict_proba(X), atol=1e-12)
+    np.testing.assert_array_equal(restored.predict(X), old.predict(X))

@@ -34,15 +34,16 @@ def _atoms(shape, grid):
     lines = [np.unique(np.concatenate(per_grid)) for per_grid in cuts]
     # Atom index of every row and column, and the atom span of every cell's rows and columns.
     along = [np.repeat(np.arange(len(edge) - 1), np.diff(edge)) for edge in lines]
-    numbers = along[0][:, None] * (len(lines[1]) - 1) + along[1][None, :]
-    numbers.flags.writeable = False
     n_cols = len(lines[1]) - 1
+    n_atoms = (len(lines[0]) - 1) * n_cols
+    numbers = (along[0][:, None] * n_cols + along[1][None, :]).astype(np.int32)
+    numbers.flags.writeable = False
     members = []
     for level, n in enumerate(grid):
         spans = [np.searchsorted(edge, cut[level]) for edge, cut in zip(lines, cuts)]
         for i in range(n):
             for j in range(n):
-                cell = np.zeros(numbers.max() + 1, np.int64)
+                cell = np.zeros(n_atoms, np.int64)
                 for r in range(spans[0][i], spans[0][i + 1]):
                     cell[r * n_cols + spans[1][j] : r * n_cols + spans[1][j + 1]] = 1
                 members.append(cell)
