@@ -8,7 +8,8 @@ Usage::
 On ``--n-images`` slices spread over the data set, preprocessed once by the
 default pipeline's preprocessing steps (grayscale, crop, resize to 256x256,
 CLAHE, normalise), prints the per-image CPU time in milliseconds (median
-over ``--repeats`` interleaved passes, one process, one thread) of each of our feature families and of
+over ``--repeats`` interleaved passes, one process, one thread) of decoding
+and of each preprocessing step on its own, of each of our feature families and of
 the same work done by scikit-image, mahotas, pyfeats and pyradiomics (2-D,
 ``force2D``, the head mask), with the ratio peer / ours. Peers that are not
 installed are left out (``pip install '.[bench]'``; pyradiomics: see
@@ -41,6 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from braintumor_features import LBPFeatures, RegionFeatures, make_pipeline
 from braintumor_features.datasets import load_folder
+from braintumor_features.io import read_image
 from braintumor_features.features._extraction import _current_image, _sharing
 from braintumor_features.features.glcm import quantize
 from braintumor_features.preprocessing import head_mask, to_uint8
@@ -124,6 +126,17 @@ def ours(features, heads):
         rows[label] = shared(extractor._features)
         compared[family] = label
     return rows, compared
+
+
+def preprocessing_rows(paths, preprocess):
+    """Decoding and each preprocessing step on its own, as (function, items) per label: the
+    inputs of each step are computed beforehand, so a row times that step alone."""
+    rows = {"decode (read_image)": (read_image, list(paths))}
+    stage = [(read_image(path), None) for path in paths]
+    for name, step in preprocess.steps:
+        rows[f"{name} ({type(step).__name__})"] = (lambda item, step=step: step.apply(*item), stage)
+        stage = [step.apply(*item) for item in stage]
+    return rows
 
 
 def skimage_peers(heads):
@@ -263,7 +276,8 @@ def families_table(args):
           "thread; CPU ms per image (median)\n")
 
     rows, compared = ours(features, heads)
-    timed = {label: (function, None) for label, function in rows.items()}
+    timed = preprocessing_rows(paths, preprocess)
+    timed.update({label: (function, None) for label, function in rows.items()})
     default = "default extraction (decode -> vector)"
     timed[default] = (lambda batch: steps.fit_transform(batch), [paths])
     families = {}
