@@ -129,14 +129,15 @@ def ours(features, heads):
 
 
 def preprocessing_rows(paths, preprocess):
-    """Decoding and each preprocessing step on its own, as (function, items) per label: the
-    inputs of each step are computed beforehand, so a row times that step alone."""
+    """Decoding and each preprocessing step on its own, as (function, items) per label, and
+    the preprocessed images: the inputs of each step are computed beforehand, so a row
+    times that step alone."""
     rows = {"decode (read_image)": (read_image, list(paths))}
     stage = [(read_image(path), None) for path in paths]
-    for name, step in preprocess.steps:
+    for name, step in preprocess.fit(paths).steps:
         rows[f"{name} ({type(step).__name__})"] = (lambda item, step=step: step.apply(*item), stage)
         stage = [step.apply(*item) for item in stage]
-    return rows
+    return rows, [image for image, _ in stage]
 
 
 def skimage_peers(heads):
@@ -270,13 +271,13 @@ def families_table(args):
     paths = sample_paths(args.data, args.n_images)
     steps = feature_steps()
     preprocess, features = Pipeline(steps.steps[:-1]), steps.steps[-1][1]
-    images = list(enumerate(preprocess.fit_transform(paths)))
+    timed, preprocessed = preprocessing_rows(paths, preprocess)
+    images = list(enumerate(preprocessed))
     heads = [head_mask(image) for _, image in images]
     print(f"{len(images)} images of {images[0][1].shape}, {args.repeats} interleaved repeats, one "
           "thread; CPU ms per image (median)\n")
 
     rows, compared = ours(features, heads)
-    timed = preprocessing_rows(paths, preprocess)
     timed.update({label: (function, None) for label, function in rows.items()})
     default = "default extraction (decode -> vector)"
     timed[default] = (lambda batch: steps.fit_transform(batch), [paths])

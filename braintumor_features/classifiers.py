@@ -102,8 +102,8 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
     ``method="sigmoid"`` and ``ensemble=False`` (the replacement
     scikit-learn recommends for the deprecated ``SVC(probability=True)``),
     to within scikit-learn's optimiser tolerance (about 1e-5), at about
-    half the cost: the internal folds share one distance matrix. The SVM's own parameters stay at the top level, so a
-    grid says ``classifier__C``.
+    half the cost: the internal folds share one distance matrix. The SVM's
+    own parameters stay at the top level, so a grid says ``classifier__C``.
 
     Parameters
     ----------

@@ -85,24 +85,24 @@ def _keep_freed_memory():
     The C library (glibc) hands blocks above a threshold straight back to
     the system when they are freed and faults them in afresh, page by page,
     on the next image: about 4 ms of system time per 256 x 256 slice, 15%
-    of the default extraction. Freeing one larger block raises that threshold (glibc
-    adapts it to the largest block freed, see ``mallopt(3)``), which every
-    long-running process reaches sooner or later; this does it before the
-    first image, once per process. Elsewhere it is a harmless allocation.
+    of the default extraction. Freeing one larger block raises that
+    threshold (glibc adapts it to the largest block freed, see
+    ``mallopt(3)``), which every long-running process reaches sooner or
+    later; this does it before the first image, once per process.
+    Elsewhere it is a harmless allocation.
     """
     np.empty(_IMAGE_TEMPORARIES_BYTES, np.uint8)
 
 
 @contextmanager
 def _one_thread_per_worker():
-    """Run OpenCV and BLAS single-threaded while batches run (and :func:`_keep_freed_memory`).
+    """Run OpenCV and BLAS single-threaded while batches run.
 
     Parallelism is over images: the libraries' own threads would compete
     with the joblib workers (and make ``n_jobs=1`` use several cores, slowly,
     for small per-image operations). The previous settings are restored
     when the last concurrent batch ends.
     """
-    _keep_freed_memory()
     with _threads_lock:
         if _threads_users[0] == 0:
             _threads_users[1] = cv2.getNumThreads()
@@ -184,6 +184,7 @@ def _naming(exc: Exception, name: str) -> Exception:
 def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
     rows = np.full((len(images), n_features), np.nan)
     skipped = []
+    _keep_freed_memory()
     with _one_thread_per_worker():
         for index in range(len(images)):
             try:

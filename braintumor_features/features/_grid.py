@@ -32,22 +32,19 @@ def _atoms(shape, grid):
     """
     cuts = [[np.linspace(0, size, n + 1).astype(int) for n in grid] for size in shape]
     lines = [np.unique(np.concatenate(per_grid)) for per_grid in cuts]
-    # Atom index of every row and column, and the atom span of every cell's rows and columns.
+    # Atom row (column) of every pixel row (column); atoms numbered row-major.
     along = [np.repeat(np.arange(len(edge) - 1), np.diff(edge)) for edge in lines]
     n_cols = len(lines[1]) - 1
-    n_atoms = (len(lines[0]) - 1) * n_cols
     numbers = (along[0][:, None] * n_cols + along[1][None, :]).astype(np.int32)
     numbers.flags.writeable = False
     members = []
     for level, n in enumerate(grid):
-        spans = [np.searchsorted(edge, cut[level]) for edge, cut in zip(lines, cuts)]
-        for i in range(n):
-            for j in range(n):
-                cell = np.zeros(n_atoms, np.int64)
-                for r in range(spans[0][i], spans[0][i + 1]):
-                    cell[r * n_cols + spans[1][j] : r * n_cols + spans[1][j + 1]] = 1
-                members.append(cell)
-    members = np.array(members)
+        # For each cell row (column) of this grid, which atom rows (columns) it covers.
+        inside = [np.searchsorted(cut[level], edge[:-1], side="right") - 1
+                  for edge, cut in zip(lines, cuts)]
+        members += [np.outer(inside[0] == i, inside[1] == j).ravel()
+                    for i in range(n) for j in range(n)]
+    members = np.array(members, dtype=np.int64)
     members.flags.writeable = False
     return numbers, members
 
