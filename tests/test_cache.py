@@ -13,6 +13,7 @@ from sklearn.svm import SVC
 
 from braintumor_features import make_pipeline
 from braintumor_features.features import FeatureCache, GLCMFeatures, ImageFeatures
+from braintumor_features.features._cache import parameters_digest
 from braintumor_features.features._extraction import FeatureExtractor
 from braintumor_features.images import MaskedImage
 from braintumor_features.preprocessing import Denoise, Resize
@@ -137,6 +138,19 @@ def test_clones_and_pickles_share_the_in_memory_rows(images):
     clone(original).fit_transform(images)
     pickle.loads(pickle.dumps(original)).fit_transform(images)
     assert len(Counting.computed) == 6
+
+
+def test_a_clone_of_the_default_pipeline_has_the_same_key():
+    """The default families share parameter values (e.g. ``grid=(1, 2, 4)``); ``clone``
+    copies some of them, which changed a pickle-based key, so a grid search (which clones)
+    recomputed every row the user's own pipeline had cached."""
+    pipe = make_pipeline(memory=True)
+
+    def key(pipeline):
+        return parameters_digest(list(pipeline[:5]), pipeline.named_steps["features"]._cache_signature())
+
+    assert key(clone(pipe)) == key(pipe)
+    assert key(clone(pipe).set_params(features__lbp__radii=(1,))) != key(pipe)
 
 
 def test_skipped_images_are_not_cached(images):

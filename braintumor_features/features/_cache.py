@@ -81,13 +81,32 @@ def _fitted_state(step) -> tuple:
     return (learned,) if learned else ()
 
 
+def _canonical(value):
+    """``value`` as nested tuples of plain values, which depend on what the value is and not
+    on which objects it shares with its neighbours: a pickle (``joblib.hash``) of the same
+    parameters differs once ``clone`` has copied some of them and not others."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(key), _canonical(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape,
+                _digest(np.ascontiguousarray(value).tobytes()))
+    if hasattr(value, "get_params"):
+        return (type(value).__module__, type(value).__qualname__,
+                _canonical(value.get_params(deep=False)))
+    if value is None or isinstance(value, (str, bytes, bool, int, float, complex)):
+        return value
+    return "object", joblib.hash(value)  # e.g. a function or a type: pickled by reference
+
+
 def parameters_digest(steps, signature) -> str:
     """Digest of a preprocessing chain and an extractor's signature."""
     from .. import __version__
 
     chain = [(type(step).__module__, type(step).__qualname__, step.get_params(deep=False))
              + _fitted_state(step) for step in steps]
-    return _digest(__version__, joblib.hash(chain), joblib.hash(signature))
+    return _digest(__version__, repr(_canonical(chain)), repr(_canonical(signature)))
 
 
 class FeatureCache:
