@@ -8,7 +8,12 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 
-from braintumor_features.classifiers import SVMClassifier, platt_sigmoid
+from braintumor_features.classifiers import (
+    SVMClassifier,
+    _one_vs_rest,
+    _pairwise_svm,
+    platt_sigmoid,
+)
 
 
 def _data(rng, n_classes, n=120):
@@ -40,10 +45,34 @@ def test_probabilities_equal_calibrated_svc(rng, kernel, n_classes, weighted):
 
 def test_class_weight_dict_uses_the_class_labels(rng):
     X, y = _data(rng, 2)
-    model = SVMClassifier(class_weight={"meningioma": 50.0, "glioma": 2.0}, random_state=0).fit(X, y)
-    assert model.svm_.class_weight_.tolist() == [2.0, 50.0]  # in the order of classes_
+    weights = {"meningioma": 50.0, "glioma": 2.0}
+    model = SVMClassifier(C=0.1, class_weight=weights, random_state=0).fit(X, y)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    # scikit-learn's calibrated SVC takes no dict of string labels: it is given the codes.
+    codes = np.unique(y, return_inverse=True)[1]
+    theirs = CalibratedClassifierCV(SVC(C=0.1, class_weight={0: 2.0, 1: 50.0}), method="sigmoid",
+                                    cv=folds, ensemble=False).fit(X, codes)
+    np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
+    unweighted = SVMClassifier(C=0.1, random_state=0).fit(X, y)
+    assert not np.allclose(model.decision_function(X), unweighted.decision_function(X))
     with pytest.raises(ValueError, match="pituitary"):
         SVMClassifier(class_weight={"pituitary": 2.0}).fit(X, y)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_pairwise_svm_equals_svc_on_a_precomputed_kernel(rng, n_classes):
+    """The direct libsvm call gives SVC's support vectors and decision values."""
+    X, y = _data(rng, n_classes)
+    labels = np.unique(y, return_inverse=True)[1]
+    kernel = np.exp(-0.05 * ((X[:, None] - X[None]) ** 2).sum(-1))
+    weight = rng.random(len(y)) + 0.5
+    class_weight = np.linspace(1.0, 2.0, n_classes)
+    svc = SVC(C=2.0, kernel="precomputed", class_weight=dict(enumerate(class_weight)))
+    svc.fit(kernel, labels, sample_weight=weight)
+    support, coef, intercept = _pairwise_svm(kernel, labels, 2.0, class_weight, weight)
+    np.testing.assert_array_equal(support, svc.support_)
+    ours = _one_vs_rest(kernel[:, support] @ coef + intercept, n_classes)
+    np.testing.assert_allclose(ours, svc.decision_function(kernel), atol=1e-10)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -99,3 +128,18 @@ def test_model_pickled_with_calibrated_classifier_still_predicts(rng):
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(restored.predict_proba(X), old.predict_proba(X), atol=1e-12)
     np.testing.assert_array_equal(restored.predict(X), old.predict(X))
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_model_pickled_with_an_svc_still_predicts(rng, n_classes):
+    """The previous build kept its fitted SVC in ``svm_``."""
+    import pickle
+
+    X, y = _data(rng, n_classes)
+    svm = SVC(C=10.0).fit(X, np.unique(y, return_inverse=True)[1])
+    model = SVMClassifier(random_state=0)
+    sigmoids = rng.normal(size=(n_classes if n_classes > 2 else 1, 2))
+    model.__dict__.update(svm_=svm, sigmoids_=sigmoids, classes_=np.unique(y),
+                          n_features_in_=X.shape[1])
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.decision_function(X), svm.decision_function(X), atol=1e-10)
