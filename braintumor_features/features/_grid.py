@@ -95,9 +95,15 @@ def cell_names(prefix, n_bins, grid):
     >>> cell_names("lbp_r1_p8", 2, [1, 2])[:3]
     ['lbp_r1_p8_bin00', 'lbp_r1_p8_bin01', 'lbp_r1_p8_g2c0_bin00']
     """
+    return list(_cell_names(prefix, n_bins, tuple(grid)))
+
+
+@lru_cache(maxsize=64)
+def _cell_names(prefix, n_bins, grid):
+    # Remembered: every transform counts its columns by their names (hundreds per family).
     names = []
     for n in grid:
         for cell in range(n * n):
             where = prefix if n == 1 else f"{prefix}_g{n}c{cell}"
             names += [f"{where}_bin{b:02d}" for b in range(n_bins)]
-    return names
+    return tuple(names)
