@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._parameters import ParameterNamesOnce
 from .images import ImageSequence
 
 __all__ = [
@@ -136,7 +137,7 @@ def head_box(image: np.ndarray) -> tuple:
     return top, left, top + height, left + width
 
 
-class ImageStep(TransformerMixin, BaseEstimator):
+class ImageStep(ParameterNamesOnce, TransformerMixin, BaseEstimator):
     """Base class of the preprocessing steps.
 
     A subclass defines its parameters, ``_parameter_constraints`` and

@@ -30,6 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
+from .._parameters import ParameterNamesOnce
 from ..images import ImageSequence
 from ..preprocessing import head_mask
 from ._cache import RUNTIME_PARAMETERS, item_digest, parameters_digest
@@ -337,7 +338,7 @@ def _document_shared_parameters(doc):
     )
 
 
-class FeatureExtractor(TransformerMixin, BaseEstimator):
+class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
     """Base class of the feature families: images in, a 2-D float matrix out.
 
     Subclasses define ``_features(image, mask)`` (one image's numbers, a 1-D
