@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/gridsearch.py [--data ../shared/data/brain-mri] [--n-images 200]
+    python benchmarks/gridsearch.py [--data ../shared/data/brain-mri] [--n-images 200] [--repeats 5]
 
 On ``--n-images`` slices (paths), prints the time of
 
@@ -16,7 +16,10 @@ On ``--n-images`` slices (paths), prints the time of
 4. the same grid with the plain, uncached ``make_pipeline()``;
 
 everything in one process (``n_jobs=1``, CPU seconds), and checks that both searches find
-the same best parameters and scores.
+the same best parameters and scores. (1) to (3) are measured ``--repeats`` times in turn
+(the machine's speed drifts by 10 % or more between minutes); the table gives their medians
+and the median of the repeats' ratios. (4) takes minutes and runs once
+(``--without-uncached`` skips it).
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n-images", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--without-uncached", action="store_true",
+                        help="skip (4), the minutes-long uncached search")
     args = parser.parse_args(argv)
     threadpool_limits(limits=1)  # one thread, so CPU seconds are the work's own
     data = load_folder(args.data)
@@ -56,19 +62,28 @@ def main(argv=None):
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     settings = len(GRID["classifier__C"]) * len(GRID["classifier__gamma"])
 
-    pipe = make_pipeline(random_state=0)
-    split = list(pipe.named_steps).index("features") + 1
-    matrix, once = timed(lambda: pipe[:split].fit_transform(paths))
+    once, floor, cached_s = [], [], []
+    for _ in range(args.repeats):
+        pipe = make_pipeline(random_state=0)
+        split = list(pipe.named_steps).index("features") + 1
+        matrix, seconds = timed(lambda: pipe[:split].fit_transform(paths))
+        once.append(seconds)
+        floor.append(timed(lambda: GridSearchCV(pipe[split:], GRID, cv=folds).fit(matrix, target))[1])
+        FeatureCache().clear()
+        cached, seconds = timed(lambda: GridSearchCV(
+            make_pipeline(memory=FeatureCache(), random_state=0), GRID, cv=folds).fit(paths, target))
+        cached_s.append(seconds)
+    ratios = np.array(cached_s) / np.array(once)
+    once, floor, cached_s = np.median(once), np.median(floor), np.median(cached_s)
+    print(f"medians of {args.repeats} repeats, CPU s:")
     print(f"one feature extraction of {len(paths)} images: {once:.1f} CPU s")
-    _, floor = timed(lambda: GridSearchCV(pipe[split:], GRID, cv=folds).fit(matrix, target))
     print(f"the same grid on the precomputed feature matrix (classifier fits only): {floor:.1f} CPU s "
           f"= {floor / once:.2f} x one extraction")
-
-    FeatureCache().clear()
-    cached, cached_s = timed(lambda: GridSearchCV(
-        make_pipeline(memory=FeatureCache(), random_state=0), GRID, cv=folds).fit(paths, target))
     print(f"GridSearchCV 5 folds x {settings} settings, cached:   {cached_s:.1f} CPU s "
-          f"= {cached_s / once:.2f} x one extraction")
+          f"= {np.median(ratios):.2f} x one extraction (median of the repeats' ratios; "
+          f"range {ratios.min():.2f} to {ratios.max():.2f})")
+    if args.without_uncached:
+        return
     plain, plain_s = timed(lambda: GridSearchCV(
         make_pipeline(random_state=0), GRID, cv=folds).fit(paths, target))
     print(f"GridSearchCV 5 folds x {settings} settings, uncached: {plain_s:.1f} CPU s "
