@@ -55,6 +55,8 @@ def main(argv=None):
     parser.add_argument("--without-uncached", action="store_true",
                         help="skip (4), the minutes-long uncached search")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     threadpool_limits(limits=1)  # one thread, so CPU seconds are the work's own
     data = load_folder(args.data)
     chosen = np.linspace(0, len(data.paths) - 1, args.n_images).astype(int)

@@ -141,7 +141,8 @@ def _pairwise_svm(kernel, labels, C, class_weight, sample_weight):
     class_weight : ndarray of shape (n_classes,)
         Factor of ``C`` per class.
     sample_weight : ndarray of shape (n_samples,) or None
-        Factor of ``C`` per sample.
+        Factor of ``C`` per sample; samples weighted 0 are left out, as SVC
+        leaves them out, and every class needs one weighted above 0.
 
     Returns
     -------
@@ -153,16 +154,25 @@ def _pairwise_svm(kernel, labels, C, class_weight, sample_weight):
         values, positive for the first class of each pair, class pairs in
         the order of :func:`itertools.combinations`.
     """
+    kept = None
+    if sample_weight is not None and (sample_weight <= 0).any():
+        # libsvm drops these samples and numbers its support vectors among the rest.
+        kept = np.flatnonzero(sample_weight > 0)
+        kernel, labels, sample_weight = kernel[np.ix_(kept, kept)], labels[kept], sample_weight[kept]
     _libsvm.set_verbosity_wrap(0)  # a process-wide switch, which SVC also sets before fitting
     support, _, n_support, dual_coef, intercept, *_ = _libsvm.fit(
         np.ascontiguousarray(kernel), labels.astype(np.float64), svm_type=0,
+        kernel="precomputed", C=float(C), tol=1e-3, shrinking=1, cache_size=200.0, max_iter=-1,
+        class_weight=np.asarray(class_weight, dtype=np.float64),
         sample_weight=np.empty(0) if sample_weight is None else np.ascontiguousarray(
             sample_weight, dtype=np.float64),
-        class_weight=class_weight, kernel="precomputed", C=float(C), nu=0.5, probability=0,
-        degree=3, shrinking=1, tol=1e-3, cache_size=200.0, coef0=0.0, gamma=0.0, epsilon=0.0,
-        max_iter=-1, random_seed=0,
     )
-    return support, _pair_coef(dual_coef, n_support), intercept
+    if not (np.isfinite(dual_coef).all() and np.isfinite(intercept).all()):
+        raise ValueError(  # SVC's check and message
+            "The dual coefficients or intercepts are not finite. The input data may contain "
+            "large values and need to be preprocessed."
+        )
+    return (support if kept is None else kept[support]), _pair_coef(dual_coef, n_support), intercept
 
 
 def _one_vs_rest(pairwise, n_classes):
@@ -190,17 +200,17 @@ def _from_svc(svm):
 class SVMClassifier(ParameterNamesOnce, ClassifierMixin, BaseEstimator):
     """Support vector machine with calibrated class probabilities.
 
-    An :class:`sklearn.svm.SVC` whose scores are mapped to probabilities by
-    Platt scaling learned on internal cross-validation: the probabilities
-    of :class:`~sklearn.calibration.CalibratedClassifierCV` with
-    ``method="sigmoid"`` and ``ensemble=False`` (the replacement
+    libsvm's SVM, as :class:`sklearn.svm.SVC` fits it, with its scores mapped
+    to probabilities by Platt scaling learned on internal cross-validation:
+    the probabilities of :class:`~sklearn.calibration.CalibratedClassifierCV`
+    with ``method="sigmoid"`` and ``ensemble=False`` (the replacement
     scikit-learn recommends for the deprecated ``SVC(probability=True)``),
     to within scikit-learn's optimiser tolerance (about 1e-5), at about a
-    tenth of the cost (17 to 24 ms against 200 to 250 ms on 160 samples of
-    the default features): the internal folds and the final SVM share one
-    distance matrix, and libsvm is called without re-checking the data for
-    each of them. The SVM's own parameters stay at the top level, so a grid
-    says ``classifier__C``.
+    tenth of the cost (``fit`` on 160 samples of the default features: 17 to
+    24 ms of CPU against 200 to 250 ms): the internal folds and the final SVM
+    share one distance matrix, and libsvm is called without re-checking the
+    data for each of them. The SVM's own parameters stay at the top level,
+    so a grid says ``classifier__C``.
 
     Parameters
     ----------
@@ -322,6 +332,15 @@ class SVMClassifier(ParameterNamesOnce, ClassifierMixin, BaseEstimator):
         return weight
 
     def _fit_svm(self, kernel, labels, sample_weight):
+        if sample_weight is not None:
+            weighted = np.unique(labels[sample_weight > 0])
+            if len(weighted) < len(self.classes_):
+                missing = np.setdiff1d(np.arange(len(self.classes_)), weighted)
+                raise ValueError(
+                    f"classes {self.classes_[missing].tolist()} have no sample with a positive "
+                    f"sample_weight among the {len(labels)} samples an SVM is fitted on (the "
+                    "final SVM, or one of the calibration folds')"
+                )
         return _pairwise_svm(kernel, labels, self.C, self._class_weight(labels), sample_weight)
 
     def fit(self, X, y, sample_weight=None):
@@ -354,12 +373,14 @@ class SVMClassifier(ParameterNamesOnce, ClassifierMixin, BaseEstimator):
                 f"class {str(self.classes_[counts.argmin()])!r} has a single training sample; the "
                 "SVM's probabilities are calibrated by cross-validation and need at least 2 per class"
             )
-        weight = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        weight = None if sample_weight is None else _check_sample_weight(
+            sample_weight, X, ensure_non_negative=True)  # Platt's class totals need them >= 0
         n_folds = min(self.calibration_cv, int(counts.min()))
         folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
         scores = np.empty((len(y), len(self.classes_) if len(self.classes_) > 2 else 1))
         # One matrix product for all folds: squared distances (rbf) or dot products.
-        sums, squares = X.sum(axis=1), np.einsum("ij,ij->i", X, X)
+        centred = X - X.mean()  # the variance does not move; its sums lose no precision
+        sums, squares = centred.sum(axis=1), np.einsum("ij,ij->i", centred, centred)
         base = _squared_distances(X, X) if self.kernel == "rbf" else X @ X.T
         for train, test in folds.split(X, labels):
             gamma = self._gamma(sums[train], squares[train], X.shape[1])

@@ -153,6 +153,21 @@ def test_a_clone_of_the_default_pipeline_has_the_same_key():
     assert key(clone(pipe).set_params(features__lbp__radii=(1,))) != key(pipe)
 
 
+def test_different_parameter_values_never_share_a_key(rng):
+    """Containers keep their kind, keys their type, an estimator its fitted state."""
+    from sklearn.preprocessing import StandardScaler
+
+    from braintumor_features.features._cache import _canonical
+
+    values = [{"a": 1}, [("a", 1)], {1: 2}, {"1": 2}, (1, 2), [1, 2], 1.0, np.float64(1.0), 1,
+              StandardScaler(), StandardScaler().fit(rng.normal(size=(5, 2))),
+              StandardScaler().fit(rng.normal(size=(5, 2))), StandardScaler, np.zeros(2),
+              np.zeros(2, np.float32), {1: "x", "1": "y"}]
+    forms = [repr(_canonical(value)) for value in values]
+    assert len(set(forms)) == len(values)
+    assert forms == [repr(_canonical(value)) for value in values]  # stable
+
+
 def test_skipped_images_are_not_cached(images):
     bad = np.zeros((0, 5))
     with pytest.warns(UserWarning, match="skipped 1 of 2"):

@@ -143,3 +143,33 @@ def test_model_pickled_with_an_svc_still_predicts(rng, n_classes):
                           n_features_in_=X.shape[1])
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(restored.decision_function(X), svm.decision_function(X), atol=1e-10)
+
+
+def test_samples_weighted_zero_are_left_out_as_svc_leaves_them(rng):
+    """libsvm drops them and numbers its support vectors among the rest."""
+    X, y = _data(rng, 4)
+    weight = rng.random(len(y)) + 0.5
+    weight[::3] = 0.0
+    ours = SVMClassifier(C=3.0, class_weight="balanced", random_state=0).fit(X, y, sample_weight=weight)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    theirs = CalibratedClassifierCV(SVC(C=3.0, class_weight="balanced"), method="sigmoid",
+                                    cv=folds, ensemble=False).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
+    svm = SVC(C=3.0, class_weight="balanced").fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(ours.decision_function(X), svm.decision_function(X), atol=1e-6)
+    weight[1] = -1.0
+    with pytest.raises(ValueError, match="(?i)negative"):
+        ours.fit(X, y, sample_weight=weight)
+
+
+def test_a_class_without_positive_weight_is_named(rng):
+    X, y = _data(rng, 2)
+    weight = np.where(y == "meningioma", 0.0, 1.0)
+    with pytest.raises(ValueError, match="meningioma"):
+        SVMClassifier().fit(X, y, sample_weight=weight)
+
+
+def test_non_finite_dual_coefficients_raise_as_in_svc(rng):
+    X, y = _data(rng, 2)
+    with pytest.raises(ValueError, match="not finite"):
+        SVMClassifier(kernel="poly", gamma=1e100).fit(X, y)

@@ -84,20 +84,23 @@ def _fitted_state(step) -> tuple:
 def _canonical(value):
     """``value`` as nested tuples of plain values, which depend on what the value is and not
     on which objects it shares with its neighbours: a pickle (``joblib.hash``) of the same
-    parameters differs once ``clone`` has copied some of them and not others."""
+    parameters differs once ``clone`` has copied some of them and not others. Every
+    container is tagged with its kind, so no two different values meet in one form."""
     if isinstance(value, dict):
-        return tuple(sorted((str(key), _canonical(item)) for key, item in value.items()))
+        return "dict", tuple(sorted((repr(_canonical(key)), _canonical(item))
+                                    for key, item in value.items()))
     if isinstance(value, (list, tuple)):
-        return tuple(_canonical(item) for item in value)
-    if isinstance(value, np.ndarray):
+        return type(value).__name__, tuple(_canonical(item) for item in value)
+    if isinstance(value, np.ndarray) and value.dtype != object:
         return ("ndarray", value.dtype.str, value.shape,
                 _digest(np.ascontiguousarray(value).tobytes()))
-    if hasattr(value, "get_params"):
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        # An estimator given as a parameter: its parameters and what it learned.
         return (type(value).__module__, type(value).__qualname__,
-                _canonical(value.get_params(deep=False)))
-    if value is None or isinstance(value, (str, bytes, bool, int, float, complex)):
+                _canonical(value.get_params(deep=False)), _canonical(_fitted_state(value)))
+    if value is None or type(value) in (str, bytes, bool, int, float, complex):
         return value
-    return "object", joblib.hash(value)  # e.g. a function or a type: pickled by reference
+    return "object", joblib.hash(value)  # a function, a type, a NumPy scalar: by its pickle
 
 
 def parameters_digest(steps, signature) -> str:
@@ -183,7 +186,9 @@ class FeatureCache:
         os.replace(temporary, folder / f"{key}.npy")
 
     def clear(self):
-        """Forget every row (in memory: of every in-memory cache of the process)."""
+        """Forget every row (in memory: of every in-memory cache of the process), and the
+        process's remembered file digests, so that files are read again."""
+        _FILE_DIGESTS.clear()
         directory = self._directory()
         if directory is None:
             with _MEMORY_LOCK:
