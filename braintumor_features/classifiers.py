@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 from numbers import Integral, Real
 
@@ -111,6 +112,27 @@ def _squared_distances(A, B):
     if A is B:
         np.fill_diagonal(distances, 0.0)
     return np.maximum(distances, 0.0, out=distances)
+
+
+def _calibration_folds(labels, n_folds, random_state):
+    """``StratifiedKFold(n_folds, shuffle=True, random_state).split`` of ``labels``, as a
+    list; remembered for an int seed, since a grid search fits every setting on the same
+    labels (the split costs a quarter of a small SVM's fit)."""
+    if isinstance(random_state, Integral):
+        return _seeded_folds(labels.astype(np.intp).tobytes(), n_folds, int(random_state))
+    folds = StratifiedKFold(n_folds, shuffle=True, random_state=random_state)
+    return list(folds.split(np.zeros(len(labels)), labels))
+
+
+@lru_cache(maxsize=32)
+def _seeded_folds(labels, n_folds, random_state):
+    labels = np.frombuffer(labels, dtype=np.intp)
+    folds = tuple(StratifiedKFold(n_folds, shuffle=True, random_state=random_state).split(
+        np.zeros(len(labels)), labels))
+    for indices in folds:
+        for part in indices:
+            part.flags.writeable = False  # shared by every fit on these labels
+    return folds
 
 
 def _pair_coef(dual_coef, n_support):
@@ -376,13 +398,12 @@ class SVMClassifier(ParameterNamesOnce, ClassifierMixin, BaseEstimator):
         weight = None if sample_weight is None else _check_sample_weight(
             sample_weight, X, ensure_non_negative=True)  # Platt's class totals need them >= 0
         n_folds = min(self.calibration_cv, int(counts.min()))
-        folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
         scores = np.empty((len(y), len(self.classes_) if len(self.classes_) > 2 else 1))
         # One matrix product for all folds: squared distances (rbf) or dot products.
         centred = X - X.mean()  # the variance does not move; its sums lose no precision
         sums, squares = centred.sum(axis=1), np.einsum("ij,ij->i", centred, centred)
         base = _squared_distances(X, X) if self.kernel == "rbf" else X @ X.T
-        for train, test in folds.split(X, labels):
+        for train, test in _calibration_folds(labels, n_folds, self.random_state):
             gamma = self._gamma(sums[train], squares[train], X.shape[1])
             support, coef, intercept = self._fit_svm(
                 self._kernel(base[np.ix_(train, train)], gamma), labels[train],

@@ -173,3 +173,13 @@ def test_non_finite_dual_coefficients_raise_as_in_svc(rng):
     X, y = _data(rng, 2)
     with pytest.raises(ValueError, match="not finite"):
         SVMClassifier(kernel="poly", gamma=1e100).fit(X, y)
+
+
+def test_remembered_calibration_folds_are_the_seeds_folds(rng):
+    """An int seed's folds are remembered; a RandomState seeded alike gives the same model."""
+    X, y = _data(rng, 4)
+    remembered = SVMClassifier(random_state=3).fit(X, y)
+    again = SVMClassifier(random_state=3).fit(X, y)
+    fresh = SVMClassifier(random_state=np.random.RandomState(3)).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), remembered.predict_proba(X))
+    np.testing.assert_allclose(fresh.predict_proba(X), remembered.predict_proba(X), atol=1e-12)
