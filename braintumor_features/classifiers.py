@@ -135,6 +135,14 @@ def _seeded_folds(labels, n_folds, random_state):
     return folds
 
 
+def _centred_row_sums(X):
+    """Sums and sums of squares of each row of ``X`` minus its overall mean, from which
+    the variance of any set of rows follows without copying them (centred first, so that an
+    offset loses no precision)."""
+    centred = X - X.mean()
+    return centred.sum(axis=1), np.einsum("ij,ij->i", centred, centred)
+
+
 def _pair_coef(dual_coef, n_support):
     """libsvm's dual coefficients, shape (n_classes - 1, n_support), as one column of weights
     per class pair (:func:`itertools.combinations` order). The support vectors are grouped by
@@ -312,9 +320,9 @@ class SVMClassifier(ParameterNamesOnce, ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
 
     def _gamma(self, row_sums, row_squares, n_features):
-        """The kernel width SVC would use when fitted on the rows whose sums and sums of
-        squares are given (``"scale"``: the variance of all their values, here without a
-        copy of the rows for each internal fold)."""
+        """The kernel width SVC would use when fitted on the rows whose (centred) sums and
+        sums of squares are given (:func:`_centred_row_sums`); ``"scale"`` needs the variance
+        of all their values."""
         if self.gamma == "scale":
             n_values = len(row_sums) * n_features
             mean = row_sums.sum() / n_values
@@ -400,8 +408,7 @@ class SVMClassifier(ParameterNamesOnce, ClassifierMixin, BaseEstimator):
         n_folds = min(self.calibration_cv, int(counts.min()))
         scores = np.empty((len(y), len(self.classes_) if len(self.classes_) > 2 else 1))
         # One matrix product for all folds: squared distances (rbf) or dot products.
-        centred = X - X.mean()  # the variance does not move; its sums lose no precision
-        sums, squares = centred.sum(axis=1), np.einsum("ij,ij->i", centred, centred)
+        sums, squares = _centred_row_sums(X)
         base = _squared_distances(X, X) if self.kernel == "rbf" else X @ X.T
         for train, test in _calibration_folds(labels, n_folds, self.random_state):
             gamma = self._gamma(sums[train], squares[train], X.shape[1])
