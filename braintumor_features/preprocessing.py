@@ -29,6 +29,7 @@ __all__ = [
     "NormalizeIntensity",
     "head_mask",
     "head_box",
+    "percentiles_of_counts",
     "to_uint8",
 ]
 
@@ -61,23 +62,40 @@ _CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
 
 def _largest_component(image):
-    """Labels of the head's candidate regions and the label and stats row of the largest.
+    """Outer outline and bounding box of the head's region: the largest candidate region.
 
     The image is smoothed, thresholded with Otsu's method and closed; the
-    regions are its 8-connected components. Returns None when the
-    threshold leaves no foreground or no background (a constant image).
+    candidate regions are its 8-connected components. Returns the largest
+    one's outer outline (as ``cv2.findContours`` gives it) and its bounding
+    box ``(left, top, width, height)``, or None when the threshold leaves no
+    foreground or no background (a constant image). Of equally large
+    regions, the first in raster order wins.
     """
     blurred = cv2.GaussianBlur(to_uint8(image), (5, 5), 0)
     _, binary = cv2.threshold(blurred, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if binary.max() == 0 or binary.min() == 1:
         return None
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, _CLOSING)
-    # Block-based labelling (Grana et al.): the same components as OpenCV's default
-    # algorithm, with their statistics in about 60 % of its time.
-    _, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return labels, largest, stats[largest]
+    # Every region has one outer outline (parent -1 in the two-level hierarchy),
+    # which starts at the region's first pixel in raster order. Regions are
+    # measured by flood-filling them, largest enclosed area first, until the
+    # pixels not yet filled could not make a larger one: usually the head
+    # alone, about half the time of labelling every pixel.
+    outlines, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    outer = [o for o, link in zip(outlines, hierarchy[0]) if link[3] < 0]
+    outer.sort(key=cv2.contourArea, reverse=True)
+    unfilled = cv2.countNonZero(binary)
+    best, best_rank = None, None
+    for outline in outer:
+        if best is not None and best[0] > unfilled:
+            break
+        column, row = (int(v) for v in outline[0, 0])
+        area, _, _, box = cv2.floodFill(binary, None, (column, row), 2, flags=8)
+        unfilled -= area
+        rank = (area, -(row * binary.shape[1] + column))
+        if best_rank is None or rank > best_rank:
+            best, best_rank = (area, outline, box), rank
+    return best[1], best[2]
 
 
 def head_mask(image: np.ndarray) -> np.ndarray:
@@ -108,36 +126,48 @@ def head_mask(image: np.ndarray) -> np.ndarray:
     found = _largest_component(image)
     if found is None:
         return np.ones(image.shape, bool)
-    labels, largest, (left, top, width, height, _) = found
-    # Holes filled: draw the component's outer outline(s) filled.
-    component = (labels[top : top + height, left : left + width] == largest).view(np.uint8)
-    outlines, _ = cv2.findContours(
-        component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(int(left), int(top))
-    )
+    # Holes filled: the outer outline drawn filled.
     mask = np.zeros(image.shape, np.uint8)
-    cv2.drawContours(mask, outlines, -1, 1, thickness=cv2.FILLED)
+    cv2.drawContours(mask, [found[0]], -1, 1, thickness=cv2.FILLED)
     return mask.view(bool)
 
 
-def head_box(image: np.ndarray) -> tuple:
+def head_box(image: np.ndarray, locate_size=None) -> tuple:
     """Bounding box ``(top, left, bottom, right)`` of :func:`head_mask`.
 
     Filling holes does not move a box, so it is read from the largest
     region's statistics without building the mask.
 
+    Parameters
+    ----------
+    image : ndarray of shape (height, width)
+    locate_size : int or None, default=None
+        Find the head on a copy shrunk by the smallest integer factor that
+        brings its longer side to at most ``locate_size`` pixels (averaging
+        blocks of pixels), and scale the box back; the box is then accurate
+        to that factor. None finds it on the image itself.
+
     Examples
     --------
     >>> import numpy as np
     >>> from braintumor_features.preprocessing import head_box
-    >>> image = np.zeros((40, 40), np.uint8); image[10:30, 5:25] = 200
+    >>> image = np.zeros((80, 80), np.uint8); image[21:61, 11:51] = 200
     >>> head_box(image)
-    (10, 5, 30, 25)
+    (21, 11, 61, 51)
+    >>> head_box(image, locate_size=40)  # found on a 40 x 40 copy: to 2 pixels
+    (20, 10, 62, 52)
     """
+    height, width = image.shape
+    factor = 1 if locate_size is None else -(-max(height, width) // locate_size)
+    if factor > 1:
+        # Whole blocks only: INTER_AREA then averages each factor x factor block exactly.
+        image = to_uint8(image)[: height - height % factor, : width - width % factor]
+        image = cv2.resize(image, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
     found = _largest_component(image)
     if found is None:
-        return 0, 0, image.shape[0], image.shape[1]
-    left, top, width, height, _ = (int(v) for v in found[2])
-    return top, left, top + height, left + width
+        return 0, 0, height, width
+    left, top, box_width, box_height = (int(v) * factor for v in found[1])
+    return top, left, min(height, top + box_height), min(width, left + box_width)
 
 
 class ImageStep(ParameterNamesOnce, TransformerMixin, BaseEstimator):
@@ -258,6 +288,11 @@ class CropHead(ImageStep):
     ----------
     margin : float, default=0.02
         Extra border around the head, as a fraction of the box's size.
+    locate_size : int or None, default=256
+        Find the head on a copy of the image shrunk to at most this many
+        pixels on its longer side (see :func:`head_box`): on a 512 x 512
+        slice a quarter of the work, with a box accurate to 2 pixels, well
+        inside the margin. None finds it at full resolution.
 
     Examples
     --------
@@ -268,13 +303,17 @@ class CropHead(ImageStep):
     (20, 30)
     """
 
-    _parameter_constraints = {"margin": [Interval(Real, 0, 1, closed="both")]}
+    _parameter_constraints = {
+        "margin": [Interval(Real, 0, 1, closed="both")],
+        "locate_size": [Interval(Integral, 16, None, closed="left"), None],
+    }
 
-    def __init__(self, margin=0.02):
+    def __init__(self, margin=0.02, locate_size=256):
         self.margin = margin
+        self.locate_size = locate_size
 
     def apply(self, image, mask):
-        top, left, bottom, right = head_box(image)
+        top, left, bottom, right = head_box(image, self.locate_size)
         pad_r = int(round(self.margin * (bottom - top)))
         pad_c = int(round(self.margin * (right - left)))
         top, left = max(0, top - pad_r), max(0, left - pad_c)
@@ -500,17 +539,80 @@ class NormalizeIntensity(ImageStep):
             raise ValueError(f"percentiles must be 0 <= low < high <= 100, got {self.percentiles!r}")
 
     def apply(self, image, mask):
-        image = image.astype(np.float32, copy=False)
-        values = image[head_mask(image)] if self.within_head else image.ravel()
+        head = head_mask(image) if self.within_head else None
+        if image.dtype == np.uint8 and self.method in ("percentile", "robust"):
+            counts = cv2.calcHist([image], [0], None if head is None else head.view(np.uint8),
+                                  [256], [0, 256]).ravel()
+            values = None
+        else:
+            values = image[head] if head is not None else image.ravel()
+            values = values.astype(np.float32, copy=False)
+        rescale = self._rescaling(values, None if values is not None else counts)
+        if image.dtype == np.uint8:
+            # The same float32 arithmetic on the 256 grey levels, then looked up.
+            return cv2.LUT(image, rescale(np.arange(256, dtype=np.float32))), mask
+        return rescale(image.astype(np.float32, copy=False)), mask
+
+    def _rescaling(self, values, counts):
+        """The map of float32 grey values, from the head's ``values`` (or 8-bit ``counts``)."""
         if self.method == "zscore":
-            std = float(values.std())
-            return (image - float(values.mean())) / (std if std > 0 else 1.0), mask
-        if self.method == "robust":
-            low, median, high = (float(v) for v in np.percentile(values, (25, 50, 75)))
-            return (image - median) / (high - low if high > low else 1.0), mask
+            mean, std = float(values.mean()), float(values.std())
+            return lambda grey: (grey - mean) / (std if std > 0 else 1.0)
         if self.method == "minmax":
             low, high = float(values.min()), float(values.max())
         else:
-            low, high = (float(v) for v in np.percentile(values, self.percentiles))
+            quantiles = (25, 50, 75) if self.method == "robust" else self.percentiles
+            found = (np.percentile(values, quantiles) if counts is None
+                     else percentiles_of_counts(counts, quantiles))
+            if self.method == "robust":
+                low, median, high = (float(v) for v in found)
+                return lambda grey: (grey - median) / (high - low if high > low else 1.0)
+            low, high = (float(v) for v in found)
         scale = 1.0 / (high - low) if high > low else 0.0
-        return np.clip((image - low) * scale, 0.0, 1.0), mask
+        return lambda grey: np.clip((grey - low) * scale, 0.0, 1.0)
+
+
+def percentiles_of_counts(counts, q) -> np.ndarray:
+    """``np.percentile(values, q)`` of integer values 0, 1, 2, ... given by their counts.
+
+    The same numbers as NumPy's default (linear) method on the values
+    themselves, without sorting them: an 8-bit image's percentiles from its
+    256-bin histogram.
+
+    Parameters
+    ----------
+    counts : 1-D array
+        ``counts[v]`` is how often value ``v`` occurs (exact integers).
+    q : float or sequence of float
+        Percentiles, 0 to 100.
+
+    Returns
+    -------
+    ndarray of float64
+        One value per percentile (nan when every count is zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.preprocessing import percentiles_of_counts
+    >>> values = np.array([0, 3, 3, 7, 9])
+    >>> percentiles_of_counts(np.bincount(values), [10, 50, 95]).tolist()
+    [1.2000000000000002, 3.0, 8.6]
+    >>> np.percentile(values, [10, 50, 95]).tolist()
+    [1.2000000000000002, 3.0, 8.6]
+    """
+    cumulative = np.cumsum(np.asarray(counts, dtype=np.int64))
+    n = int(cumulative[-1]) if cumulative.size else 0
+    q = np.true_divide(np.atleast_1d(q), 100)
+    if n == 0:
+        return np.full(q.shape, np.nan)
+    # NumPy's linear method: the rank (n - 1) q falls between two sorted values...
+    ranks = (n - 1) * q
+    below = np.floor(ranks)
+    weight = ranks - below
+    # ...which are the values whose cumulative counts first exceed those ranks...
+    low = np.searchsorted(cumulative, below, side="right").astype(np.float64)
+    high = np.searchsorted(cumulative, np.minimum(below + 1, n - 1), side="right").astype(np.float64)
+    # ...interpolated as NumPy's _lerp does, from the nearer end.
+    step = high - low
+    return np.where(weight >= 0.5, high - step * (1 - weight), low + step * weight)

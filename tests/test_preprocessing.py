@@ -150,3 +150,62 @@ def test_subsequences_name_items_by_their_place_in_x():
     with pytest.raises(ValueError, match=r"X\[1\]"):
         seq.load(0)
     assert seq[[1]].name(0) == "X[2]"
+
+
+def test_percentiles_of_counts_equal_numpy(rng):
+    from braintumor_features.preprocessing import percentiles_of_counts
+
+    for _ in range(300):
+        top = int(rng.integers(1, 256))
+        values = rng.integers(0, top, int(rng.integers(1, 2000)))
+        q = np.concatenate([rng.uniform(0, 100, 6), [0, 1, 25, 50, 75, 99, 100]])
+        np.testing.assert_array_equal(
+            percentiles_of_counts(np.bincount(values, minlength=256), q), np.percentile(values, q))
+    assert np.isnan(percentiles_of_counts(np.zeros(256), [50])).all()
+
+
+@pytest.mark.parametrize("method", ["percentile", "robust"])
+def test_normalize_8_bit_equals_numpy_percentiles_of_the_head(rng, method):
+    """8-bit images take their percentiles from a histogram: the same numbers as np.percentile."""
+    for _ in range(20):
+        image = _head(value=int(rng.integers(60, 200)))
+        image = np.clip(image + rng.normal(0, 25, image.shape) * (image > 0), 0, 255).astype(np.uint8)
+        values = image[head_mask(image)].astype(np.float64)
+        image32 = image.astype(np.float32)
+        if method == "percentile":
+            low, high = (float(v) for v in np.percentile(values, (2.5, 97)))
+            expected = np.clip((image32 - low) * (1.0 / (high - low)), 0, 1)
+            step = NormalizeIntensity(percentiles=(2.5, 97))
+        else:
+            low, median, high = (float(v) for v in np.percentile(values, (25, 50, 75)))
+            expected = (image32 - median) / (high - low)
+            step = NormalizeIntensity("robust")
+        np.testing.assert_array_equal(step.fit_transform([image])[0], expected)
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (700, 451), (301, 1200)])
+def test_head_box_on_a_reduced_copy_is_within_the_reduction_factor(rng, shape):
+    for _ in range(5):
+        image = np.zeros(shape, np.uint8)
+        top, left = (int(rng.integers(s // 10, s // 4)) for s in shape)
+        bottom, right = (int(rng.integers(s * 3 // 4, s * 9 // 10)) for s in shape)
+        centre, axes = ((left + right) / 2, (top + bottom) / 2), (right - left, bottom - top)
+        cv2.ellipse(image, (centre, axes, 0), 160, -1)
+        image[5:9, 5:9] = 255  # a speck in the corner is not the head
+        exact = np.array(head_box(image))
+        factor = -(-max(shape) // 256)
+        reduced = np.array(head_box(image, locate_size=256))
+        assert np.abs(reduced - exact).max() <= factor, (exact, reduced)
+        assert head_box(image, locate_size=max(shape)) == tuple(exact)
+
+
+def test_crop_head_locates_on_a_reduced_copy_unless_told_not_to(brain_mri):
+    from braintumor_features.datasets import load_folder
+
+    image = cv2.imread(str(load_folder(brain_mri).paths[0]), cv2.IMREAD_GRAYSCALE)
+    top, left, bottom, right = head_box(image)
+    full = CropHead(margin=0, locate_size=None).fit_transform([image])[0]
+    np.testing.assert_array_equal(full, image[top:bottom, left:right])
+    reduced = CropHead(margin=0).fit_transform([image])[0]
+    factor = -(-max(image.shape) // 256)
+    assert np.abs(np.subtract(full.shape, reduced.shape)).max() <= 2 * factor
