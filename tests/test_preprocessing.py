@@ -209,3 +209,18 @@ def test_crop_head_locates_on_a_reduced_copy_unless_told_not_to(brain_mri):
     reduced = CropHead(margin=0).fit_transform([image])[0]
     factor = -(-max(image.shape) // 256)
     assert np.abs(np.subtract(full.shape, reduced.shape)).max() <= 2 * factor
+
+
+def test_head_is_the_region_with_most_pixels_even_inside_another_regions_hole():
+    """A thin bright ring (a skull) around a larger separate region (a brain): the head mask is
+    the inner region, as labelling every pixel finds it, not the ring with the larger outline."""
+    image = np.zeros((120, 120), np.uint8)
+    cv2.circle(image, (60, 60), 55, 255, 2)
+    cv2.circle(image, (60, 60), 40, 180, -1)
+    mask = head_mask(image)
+    assert mask[60, 60] and not mask[60, 5] and not mask[60, 115]
+    assert abs(int(mask.sum()) - np.pi * 40**2) < 0.03 * np.pi * 40**2
+    image[:, :] = 0
+    cv2.circle(image, (60, 60), 55, 255, 12)  # a thick ring now outweighs the disc inside
+    cv2.circle(image, (60, 60), 20, 180, -1)
+    assert head_mask(image)[60, 60] and head_mask(image)[60, 5]
