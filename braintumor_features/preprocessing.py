@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._parameters import ParameterNamesOnce
+from ._percentiles import linear_percentiles
 from .images import ImageSequence
 
 __all__ = [
@@ -603,16 +604,7 @@ def percentiles_of_counts(counts, q) -> np.ndarray:
     """
     cumulative = np.cumsum(np.asarray(counts, dtype=np.int64))
     n = int(cumulative[-1]) if cumulative.size else 0
-    q = np.true_divide(np.atleast_1d(q), 100)
     if n == 0:
-        return np.full(q.shape, np.nan)
-    # NumPy's linear method: the rank (n - 1) q falls between two sorted values...
-    ranks = (n - 1) * q
-    below = np.floor(ranks)
-    weight = ranks - below
-    # ...which are the values whose cumulative counts first exceed those ranks...
-    low = np.searchsorted(cumulative, below, side="right").astype(np.float64)
-    high = np.searchsorted(cumulative, np.minimum(below + 1, n - 1), side="right").astype(np.float64)
-    # ...interpolated as NumPy's _lerp does, from the nearer end.
-    step = high - low
-    return np.where(weight >= 0.5, high - step * (1 - weight), low + step * weight)
+        return np.full(np.shape(np.atleast_1d(q)), np.nan)
+    # The value of rank k is the first whose cumulative count exceeds k.
+    return linear_percentiles(lambda ranks: np.searchsorted(cumulative, ranks, side="right"), n, q)

@@ -32,6 +32,29 @@ def test_cooccurrence_equals_skimage(levels_image, symmetric):
     np.testing.assert_array_equal(ours, theirs.transpose(2, 3, 0, 1))
 
 
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_masked_cooccurrence_counts_pairs_inside_the_mask(levels_image, symmetric):
+    # A mask well inside the image (its bounding box is all that is counted) and one
+    # touching the border: compare with skimage on the image where every pixel outside
+    # the mask has an extra grey level whose row and column are dropped.
+    for rows, cols in [(slice(7, 30), slice(12, 41)), (slice(0, 48), slice(30, 56))]:
+        mask = np.zeros(levels_image.shape, bool)
+        mask[rows, cols] = True
+        mask[20, 35] = False  # a hole
+        ours = cooccurrence(levels_image, [1, 2, 4], ANGLES, 16, symmetric=symmetric, mask=mask)
+        marked = np.where(mask, levels_image, 16)
+        theirs = graycomatrix(marked, [1, 2, 4], ANGLES, levels=17, symmetric=symmetric)
+        np.testing.assert_array_equal(ours, theirs[:16, :16].transpose(2, 3, 0, 1))
+
+
+def test_quantize_equals_floor_of_scaled_float_image(rng):
+    image = rng.random((20, 30)).astype(np.float32)
+    image[3, 4], image[5, 6] = 0.0, 1.0
+    expected = np.minimum(np.floor(image.astype(np.float64) * 32), 31)
+    np.testing.assert_array_equal(quantize(image, 32), expected)
+    np.testing.assert_array_equal(quantize(image.astype(np.float64), 32), expected)
+
+
 def test_haralick_equals_mahotas(levels_image):
     counts = cooccurrence(levels_image, [1], ANGLES, 16)[0].astype(float)
     theirs = mahotas_texture.haralick_features(list(counts), use_x_minus_y_variance=True)
@@ -122,6 +145,21 @@ def test_first_order_matches_scipy_and_numpy(rng):
     inner = values[(values >= np.percentile(values, 10)) & (values <= np.percentile(values, 90))]
     # pyradiomics' robust MAD: mean absolute deviation within the 10th-90th percentiles.
     assert stats_["robust_mad"] == pytest.approx(np.mean(np.abs(inner - np.mean(inner))))
+
+
+@pytest.mark.parametrize("size", [1, 3, 10, 11, 101])
+def test_first_order_order_statistics_equal_numpy_with_ties(rng, size):
+    values = rng.integers(0, 5, size) / 4.0  # many ties, values on the histogram edges
+    stats_ = dict(zip(FIRST_ORDER_NAMES, first_order(values, 4, (0.0, 1.0))))
+    p10, p25, median, p75, p90 = np.percentile(values, [10, 25, 50, 75, 90])
+    assert [stats_["p10"], stats_["p25"], stats_["median"], stats_["p75"], stats_["p90"]] == [
+        p10, p25, median, p75, p90]
+    assert (stats_["minimum"], stats_["maximum"]) == (values.min(), values.max())
+    counts, _ = np.histogram(values, 4, (0.0, 1.0))
+    assert stats_["uniformity"] == pytest.approx(((counts / size) ** 2).sum())
+    inner = values[(values >= p10) & (values <= p90)]
+    if inner.size:
+        assert stats_["robust_mad"] == pytest.approx(np.mean(np.abs(inner - inner.mean())))
 
 
 def test_intensity_features_use_the_head_only():

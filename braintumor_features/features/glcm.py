@@ -56,14 +56,17 @@ def quantize(image: np.ndarray, levels: int) -> np.ndarray:
     """
     if image.dtype == np.uint8:
         return ((image.astype(np.uint16) * levels) >> 8).astype(np.uint16)
-    image = np.ascontiguousarray(image, dtype=np.float64)
+    # OpenCV finds the extremes of float32 (what preprocessing makes) as they are;
+    # other types go through float64, which holds their values exactly too.
+    image = np.ascontiguousarray(image, dtype=None if image.dtype == np.float32 else np.float64)
     low, high, _, _ = cv2.minMaxLoc(image)
     if high <= low:
         return np.zeros(image.shape, np.uint16)
-    scaled = np.subtract(image, low)
+    scaled = np.subtract(image, low, dtype=np.float64)
     scaled *= levels / (high - low)
-    # Non-negative, so truncating to an integer is the floor.
-    return np.minimum(scaled, levels - 1, out=scaled).astype(np.uint16)
+    # Non-negative, so truncating to an integer is the floor. The maximum maps
+    # to ``levels``: put it in the last level (OpenCV's minimum is the faster).
+    return cv2.min(scaled.astype(np.uint16), levels - 1)
 
 
 def _offset(distance, angle):
@@ -72,10 +75,9 @@ def _offset(distance, angle):
 
 
 def _pair_counts(first, second, bins):
-    """Joint histogram of two equally shaped integer images, values < bins."""
+    """Joint histogram of two equally shaped integer images, values < bins (exact counts)."""
     if first.size < 2**24:  # calcHist counts in float32: exact below 2**24
-        counts = cv2.calcHist([first, second], [0, 1], None, [bins, bins], [0, bins, 0, bins])
-        return counts.astype(np.int64)
+        return cv2.calcHist([first, second], [0, 1], None, [bins, bins], [0, bins, 0, bins])
     codes = first.astype(np.intp) * bins + second
     return np.bincount(codes.ravel(), minlength=bins * bins).reshape(bins, bins)
 
@@ -124,17 +126,26 @@ def cooccurrence(levels_image, distances, angles, levels, *, symmetric=True, mas
     reach = max([abs(v) for row in offsets for offset in row for v in offset], default=0)
     marked = image.astype(np.uint8 if levels < 256 else np.uint16)
     if mask is not None:
-        marked[~mask] = levels
+        # Pixels outside the mask's bounding box take part in no counted pair: leave them out.
+        mask = mask.astype(np.uint8)
+        left, top, width, height = cv2.boundingRect(mask)
+        box = np.s_[top : top + height, left : left + width]
+        marked = cv2.copyTo(marked[box], mask[box], np.full((height, width), levels, marked.dtype))
+    height, width = marked.shape
     padded = cv2.copyMakeBorder(marked, reach, reach, reach, reach, cv2.BORDER_CONSTANT, value=levels)
-    height, width = image.shape
     centre = padded[reach : reach + height, reach : reach + width]
-    out = np.empty((len(distances), len(angles), levels, levels), dtype=np.int64)
-    for d_index, row in enumerate(offsets):
-        for a_index, (dr, dc) in enumerate(row):
-            moved = padded[reach + dr : reach + dr + height, reach + dc : reach + dc + width]
-            counts = _pair_counts(centre, moved, levels + 1)[:levels, :levels]
-            out[d_index, a_index] = counts + counts.T if symmetric else counts
-    return out
+    pairs = [
+        _pair_counts(
+            centre, padded[reach + dr : reach + dr + height, reach + dc : reach + dc + width],
+            levels + 1,
+        )
+        for row in offsets for dr, dc in row
+    ]
+    # One conversion of all the offsets' counts (the extra level dropped).
+    counts = np.reshape(pairs, (-1, levels + 1, levels + 1))[:, :levels, :levels].astype(np.int64)
+    if symmetric:
+        counts = counts + counts.transpose(0, 2, 1)
+    return counts.reshape(len(distances), len(angles), levels, levels)
 
 
 @lru_cache(maxsize=8)
@@ -143,19 +154,29 @@ def _grid(levels):
     k = np.arange(levels, dtype=np.float64)
     ks = np.arange(2 * levels - 1, dtype=np.float64)
     i, j = np.meshgrid(k, k, indexing="ij")
-    to_sum = np.eye(2 * levels - 1)[(i + j).astype(np.intp).ravel()]
-    to_diff = np.eye(levels)[np.abs(i - j).astype(np.intp).ravel()]
+    # For each entry of a flattened matrix: its bin in the sum (i + j) and
+    # difference (|i - j|) distributions.
+    sum_bin = (i + j).astype(np.intp).ravel()
+    diff_bin = np.abs(i - j).astype(np.intp).ravel()
     product = (i * j).ravel()
     closeness = (1.0 / (1.0 + (i - j) ** 2)).ravel()
-    constants = (k, ks, to_sum, to_diff, product, closeness)
+    constants = (k, ks, sum_bin, diff_bin, product, closeness)
     for array in constants:
         array.flags.writeable = False
     return constants
 
 
-def _entropy(p, axis):
+def _entropy(p):
     logs = np.log2(np.where(p > 0, p, 1.0))
-    return -(p * logs).sum(axis=axis)
+    return -(p * logs).sum(axis=-1)
+
+
+def _binned_sums(p, bins, n_bins):
+    """Sum each row of ``p`` into ``n_bins`` bins: ``bins[c]`` is column c's bin."""
+    # One weighted bincount for all rows: row r uses bins r * n_bins onwards.
+    codes = np.arange(len(p))[:, None] * n_bins + bins
+    sums = np.bincount(codes.ravel(), weights=p.ravel(), minlength=len(p) * n_bins)
+    return sums.reshape(len(p), n_bins)
 
 
 def haralick(counts: np.ndarray) -> np.ndarray:
@@ -186,41 +207,41 @@ def haralick(counts: np.ndarray) -> np.ndarray:
     """
     counts = np.asarray(counts, dtype=np.float64)
     levels = counts.shape[-1]
-    total = counts.sum(axis=(-2, -1), keepdims=True)
-    p = counts / np.where(total > 0, total, 1.0)
-    k, ks, to_sum, to_diff, product, closeness = _grid(levels)
+    # One row per matrix: every statistic below is over the last axis.
+    flat = counts.reshape(-1, levels * levels)
+    total = flat.sum(axis=-1, keepdims=True)
+    p = flat / np.where(total > 0, total, 1.0)
+    k, ks, sum_bin, diff_bin, product, closeness = _grid(levels)
     # Marginals: px over rows (i), py over columns (j); sums and differences of i and j.
-    px, py = p.sum(axis=-1), p.sum(axis=-2)
-    flat = p.reshape(p.shape[:-2] + (levels * levels,))
-    p_sum = flat @ to_sum
-    p_diff = flat @ to_diff
+    square = p.reshape(-1, levels, levels)
+    px, py = square.sum(axis=-1), square.sum(axis=-2)
+    p_sum = _binned_sums(p, sum_bin, 2 * levels - 1)
+    p_diff = _binned_sums(p, diff_bin, levels)
 
     mean_x, mean_y = px @ k, py @ k
     var_x, var_y = px @ k**2 - mean_x**2, py @ k**2 - mean_y**2
     std_x, std_y = np.sqrt(np.maximum(var_x, 0)), np.sqrt(np.maximum(var_y, 0))
-    asm = (flat**2).sum(axis=-1)
+    asm = (p * p).sum(axis=-1)
     contrast = p_diff @ k**2
-    cross = flat @ product - mean_x * mean_y
+    cross = p @ product - mean_x * mean_y
     flat_std = std_x * std_y
     correlation = np.where(flat_std > 0, cross / np.where(flat_std > 0, flat_std, 1.0), 1.0)
-    homogeneity = flat @ closeness
+    homogeneity = p @ closeness
     sum_average = p_sum @ ks
     sum_variance = p_sum @ ks**2 - sum_average**2
-    sum_entropy = _entropy(p_sum, -1)
-    entropy = _entropy(flat, -1)
+    sum_entropy = _entropy(p_sum)
+    entropy = _entropy(p)
     diff_mean = p_diff @ k
     difference_variance = p_diff @ k**2 - diff_mean**2
-    difference_entropy = _entropy(p_diff, -1)
-    hx, hy = _entropy(px, -1), _entropy(py, -1)
-    outer = px[..., :, None] * py[..., None, :]
-    outer_flat = outer.reshape(flat.shape)
-    outer_logs = np.log2(np.where(outer_flat > 0, outer_flat, 1.0))
-    hxy1 = -(flat * outer_logs).sum(axis=-1)
-    hxy2 = -(outer_flat * outer_logs).sum(axis=-1)
+    difference_entropy = _entropy(p_diff)
+    hx, hy = _entropy(px), _entropy(py)
+    # Haralick's HXY1 = -sum p log(px py) and HXY2 = -sum px py log(px py)
+    # both reduce to hx + hy (the sums of p, px and py are 1).
+    hxy = hx + hy
     h_max = np.maximum(hx, hy)
-    imc1 = (entropy - hxy1) / np.where(h_max > 0, h_max, 1.0)
-    imc2 = np.sqrt(np.maximum(0.0, 1.0 - np.exp(-2.0 * (hxy2 - entropy))))
-    dissimilarity = p_diff @ k
+    imc1 = (entropy - hxy) / np.where(h_max > 0, h_max, 1.0)
+    imc2 = np.sqrt(np.maximum(0.0, 1.0 - np.exp(-2.0 * (hxy - entropy))))
+    dissimilarity = diff_mean
     energy = np.sqrt(asm)
     features = np.stack(
         [asm, contrast, correlation, var_x, homogeneity, sum_average, sum_variance, sum_entropy,
@@ -228,7 +249,8 @@ def haralick(counts: np.ndarray) -> np.ndarray:
          mean_x, std_x],
         axis=-1,
     )
-    return np.where(total[..., 0] > 0, features, 0.0)
+    features = np.where(total > 0, features, 0.0)
+    return features.reshape(counts.shape[:-2] + (len(HARALICK_NAMES),))
 
 
 class GLCMFeatures(FeatureExtractor):
