@@ -137,7 +137,7 @@ def head_box(image: np.ndarray, locate_size=None) -> tuple:
     """Bounding box ``(top, left, bottom, right)`` of :func:`head_mask`.
 
     Filling holes does not move a box, so it is read from the largest
-    region's statistics without building the mask.
+    region's flood fill without building the mask.
 
     Parameters
     ----------
@@ -159,7 +159,8 @@ def head_box(image: np.ndarray, locate_size=None) -> tuple:
     (20, 10, 62, 52)
     """
     height, width = image.shape
-    factor = 1 if locate_size is None else -(-max(height, width) // locate_size)
+    # (Never a factor larger than the shorter side, which would leave no pixel.)
+    factor = 1 if locate_size is None else min(-(-max(height, width) // locate_size), height, width)
     if factor > 1:
         # Whole blocks only: INTER_AREA then averages each factor x factor block exactly.
         image = to_uint8(image)[: height - height % factor, : width - width % factor]

@@ -224,3 +224,11 @@ def test_head_is_the_region_with_most_pixels_even_inside_another_regions_hole():
     cv2.circle(image, (60, 60), 55, 255, 12)  # a thick ring now outweighs the disc inside
     cv2.circle(image, (60, 60), 20, 180, -1)
     assert head_mask(image)[60, 60] and head_mask(image)[60, 5]
+
+
+def test_head_box_on_a_reduced_copy_of_a_thin_strip():
+    """The reduction never exceeds the shorter side (a 3-pixel strip stays at least one row)."""
+    image = np.zeros((3, 2000), np.uint8)
+    image[:, 500:1500] = 200
+    top, left, bottom, right = head_box(image, locate_size=256)
+    assert (top, bottom) == (0, 3) and abs(left - 500) <= 3 and abs(right - 1500) <= 3
