@@ -64,23 +64,24 @@ def main(argv=None):
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     settings = len(GRID["classifier__C"]) * len(GRID["classifier__gamma"])
 
-    once, floor, cached_s = [], [], []
+    split = list(make_pipeline().named_steps).index("features") + 1
+    extraction_times, floor_times, cached_times = [], [], []
     for _ in range(args.repeats):
         pipe = make_pipeline(random_state=0)
-        split = list(pipe.named_steps).index("features") + 1
         matrix, seconds = timed(lambda: pipe[:split].fit_transform(paths))
-        once.append(seconds)
-        floor.append(timed(lambda: GridSearchCV(pipe[split:], GRID, cv=folds).fit(matrix, target))[1])
+        extraction_times.append(seconds)
+        floor_times.append(
+            timed(lambda: GridSearchCV(pipe[split:], GRID, cv=folds).fit(matrix, target))[1])
         FeatureCache().clear()
         cached, seconds = timed(lambda: GridSearchCV(
             make_pipeline(memory=FeatureCache(), random_state=0), GRID, cv=folds).fit(paths, target))
-        cached_s.append(seconds)
-    ratios = np.array(cached_s) / np.array(once)
-    once, floor, cached_s = np.median(once), np.median(floor), np.median(cached_s)
+        cached_times.append(seconds)
+    ratios = np.array(cached_times) / np.array(extraction_times)
+    once, floor, cached_s = (np.median(t) for t in (extraction_times, floor_times, cached_times))
     print(f"medians of {args.repeats} repeats, CPU s:")
     print(f"one feature extraction of {len(paths)} images: {once:.1f} CPU s")
     print(f"the same grid on the precomputed feature matrix (classifier fits only): {floor:.1f} CPU s "
-          f"= {floor / once:.2f} x one extraction")
+          f"= {floor / once:.2f} x one extraction (ratio of the medians)")
     print(f"GridSearchCV 5 folds x {settings} settings, cached:   {cached_s:.1f} CPU s "
           f"= {np.median(ratios):.2f} x one extraction (median of the repeats' ratios; "
           f"range {ratios.min():.2f} to {ratios.max():.2f})")

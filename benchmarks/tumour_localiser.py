@@ -26,8 +26,8 @@ and against a ring around it), which are added to the default features
 
 Protocol, leakage-free cross-fitting. The folds F_0..F_4 are
 StratifiedGroupKFold(5, shuffle=True, random_state=0) over ``subject`` on
-brain-mri (the subjects as given, as in the experiment this reproduces;
-accuracy.py also joins near-duplicate subjects). A test fold's maps come from
+brain-mri, subjects that share near-duplicate images joined (as accuracy.py
+joins them), so no copy of a slice is on both sides. A test fold's maps come from
 a localiser L_k that never saw the fold; the training rows of fold k get
 their maps from localisers L_{k,j} that left out both fold k and their own
 fold j, so the classifier trains on maps as imperfect as the ones it is
@@ -44,7 +44,8 @@ default features): grouped-CV 4-class accuracy on brain-mri, cross-source
 4-class accuracy on sartaj and sartaj tumour-vs-none accuracy; the sartaj
 confusion matrices of default and default + localiser, with an exact McNemar
 test of the two on the same sartaj slices; and sartaj as extra training data
-(all of brain-mri + 4/5 of sartaj, scored on the held-out fifth, 5 folds).
+(all of brain-mri + 4/5 of sartaj, scored on the held-out fifth, 5 folds grouped
+by near-duplicates).
 
 Every stage's arrays are saved as .npy files in ``--cache-dir`` and reused by
 the next run; delete the folder after changing the preprocessing or this script.
@@ -54,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from itertools import combinations
 from pathlib import Path
 
 import cv2
@@ -64,19 +66,22 @@ from skimage.feature import local_binary_pattern
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold
 
 from braintumor_features import make_pipeline
-from braintumor_features.datasets import load_folder
+from braintumor_features.datasets import (
+    CLASS_NAMES, find_duplicates, load_folder, merge_duplicate_groups,
+)
 from braintumor_features.images import ImageSequence, with_masks
-from braintumor_features.preprocessing import CLAHE, CropHead, Grayscale, Resize, head_mask
+from braintumor_features.preprocessing import head_mask, percentiles_of_counts
 
 from accuracy import DEFAULT_DATA, SECOND_SOURCE, split_stateless
 
 DEFAULT_CACHE = Path("~/.cache/braintumor-features/tumour_localiser").expanduser()
-LABELS = ["glioma", "meningioma", "no_tumor", "pituitary"]
+LABELS = list(CLASS_NAMES)
 GRID = 64  # cells a side of the 256 x 256 canonical image
 HEAD_FRACTION = 0.5  # a cell belongs to the head when at least this fraction of it does
+TUMOUR_FRACTION = 0.5  # ... and to the tumour when at least this fraction is in the outline
 N_FOLDS = 5
 VARIANTS = ["default", "default + localiser", "localiser only", "hierarchical"]
 #: Tissue features of a cell, in the localiser's column order.
@@ -143,9 +148,12 @@ def canonical_images(data):
     head : ndarray of bool, shape (n, 256, 256)
         ``head_mask`` of ``image``.
     """
+    # The default pipeline's own steps up to (not including) CLAHE, and its CLAHE.
+    pipe = make_pipeline()
+    clahe_at = list(pipe.named_steps).index("clahe")
     images = ImageSequence(with_masks(data.paths, data.masks),
-                           (Grayscale(), CropHead(), Resize(keep_aspect=True)))
-    clahe = CLAHE()
+                           tuple(step for _, step in pipe.steps[:clahe_at]))
+    clahe = pipe.named_steps["clahe"]
     n = len(images)
     image, equalised = np.zeros((n, 256, 256), np.uint8), np.zeros((n, 256, 256), np.uint8)
     tumour, head = np.zeros((n, 256, 256), bool), np.zeros((n, 256, 256), bool)
@@ -235,10 +243,10 @@ def tissue_maps(image, equalised, head):
     if head.sum() < 100:  # no usable head: the whole image stands for it
         head = np.ones_like(head)
     weight = head.astype(np.float32)
-    q1, median, q3 = np.percentile(image[head].astype(np.float32), (25, 50, 75))
+    counts = np.bincount(image[head], minlength=256)
+    q1, median, q3 = (np.float32(v) for v in percentiles_of_counts(counts, (25, 50, 75)))
     spread = max(q3 - q1, 1.0)
     z = np.clip((image.astype(np.float32) - median) / spread, -6, 6).astype(np.float32)
-    counts = np.bincount(image[head], minlength=256)
     rank = (np.cumsum(counts) / counts.sum())[image].astype(np.float32)
     out = {}
     mean = {s: smooth(z, weight, s) for s in (1.5, 4, 10, 25)}
@@ -327,7 +335,7 @@ def training_cells(cells, head_fraction, tumour_fraction, slices, n_tumour=40, n
     for i in slices:
         rng = np.random.default_rng(int(i))
         in_head = head_fraction[i] >= HEAD_FRACTION
-        tumour = np.flatnonzero((tumour_fraction[i] >= 0.5) & in_head)
+        tumour = np.flatnonzero((tumour_fraction[i] >= TUMOUR_FRACTION) & in_head)
         other = np.flatnonzero((tumour_fraction[i] == 0) & in_head)
         if tumour.size:
             tumour = rng.choice(tumour, min(n_tumour, tumour.size), replace=False)
@@ -419,9 +427,12 @@ def cross_fitted_maps(cells, head_fraction, tumour_fraction, training, folds, ot
     inner = np.zeros((N_FOLDS, *head_fraction.shape), np.float16)
     for k in range(N_FOLDS):
         held_out[folds == k] = maps_by([k], folds == k)
-        for j in range(N_FOLDS):
-            if j != k:
-                inner[k, folds == j] = maps_by([k, j], folds == j)
+    # L_{k,j} and L_{j,k} learn from the same slices: one fit maps both folds.
+    for k, j in combinations(range(N_FOLDS), 2):
+        both = np.isin(folds, [k, j])
+        inner_maps = maps_by([k, j], both)
+        inner[k, folds == j] = inner_maps[folds[both] == j]
+        inner[j, folds == k] = inner_maps[folds[both] == k]
     localiser = fit_localiser(cells, head_fraction, tumour_fraction, np.flatnonzero(training))
     return held_out, inner, predict_maps(localiser, other_cells, other_head_fraction)
 
@@ -459,7 +470,9 @@ def map_summary(probability, head_fraction, cells):
     threshold = max(0.5 * probability[peak], 0.05)
     _, labels, _, _ = cv2.connectedComponentsWithStats(
         (probability >= threshold).astype(np.uint8), connectivity=8)
-    blob = labels == labels[peak]
+    # The peak's component; a peak under 0.05 is in none (label 0): the peak cell alone.
+    blob = labels == labels[peak] if labels[peak] else np.zeros(labels.shape, bool)
+    blob[peak] = True
     area = blob.sum()
     f["blob_area"] = area / n_head
     f["blob_pmean"] = probability[blob].mean()
@@ -489,7 +502,7 @@ def map_summary(probability, head_fraction, cells):
     return f
 
 
-def map_features(maps, head_fraction, cells):
+def map_features(maps, cells, head_fraction):
     """:func:`map_summary` of each slice, as a float32 matrix (n, 36)."""
     return np.array([list(map_summary(*item).values())
                      for item in zip(maps, head_fraction, cells)], np.float32)
@@ -514,13 +527,13 @@ def cross_fitted_map_features(held_out, inner, other, folds, grid, other_grid):
     other : ndarray, shape (n_other, 36)
     """
     cells, head_fraction = grid
-    features = map_features(held_out, head_fraction, cells)
+    features = map_features(held_out, cells, head_fraction)
     inner_features = np.zeros((N_FOLDS, *features.shape), np.float32)
     for k in range(N_FOLDS):
         train = folds != k
-        inner_features[k, train] = map_features(inner[k, train], head_fraction[train],
-                                                cells[train])
-    return features, inner_features, map_features(other, other_grid[1], other_grid[0])
+        inner_features[k, train] = map_features(inner[k, train], cells[train],
+                                                head_fraction[train])
+    return features, inner_features, map_features(other, *other_grid)
 
 
 def localiser_quality(maps, head_fraction, tumour_fraction, y):
@@ -541,14 +554,14 @@ def localiser_quality(maps, head_fraction, tumour_fraction, y):
     rows = []
     for i in range(len(maps)):
         head = head_fraction[i] >= HEAD_FRACTION
-        truth = (tumour_fraction[i] >= 0.5) & head
+        truth = (tumour_fraction[i] >= TUMOUR_FRACTION) & head
         if not truth.any():
             continue
         probability = np.where(head, maps[i].astype(np.float32), 0)
         found = probability > 0.5
         rows.append({"class": y[i], "truth": truth[head], "probability": probability[head],
                      "dice": 2 * (found & truth).sum() / max(found.sum() + truth.sum(), 1),
-                     "peak inside": tumour_fraction[i].flat[np.argmax(probability)] > 0})
+                     "peak inside": truth.flat[np.argmax(probability)]})
     slices = pd.DataFrame(rows)
 
     def summary(part):
@@ -607,7 +620,7 @@ def grouped_cv_predictions(variant, default, localiser, localiser_inner, y, fold
     return predicted
 
 
-def second_source_cv_predictions(variant, first, y, second, y_second):
+def second_source_cv_predictions(variant, first, y, second, y_second, groups_second):
     """Each fifth of the second source predicted by a model of brain-mri + the other 4/5.
 
     Parameters
@@ -617,14 +630,16 @@ def second_source_cv_predictions(variant, first, y, second, y_second):
         (default features, localiser features) of brain-mri (held-out maps) and of the
         second source.
     y, y_second : ndarray of str
+    groups_second : ndarray
+        Groups of the second source (near-duplicates joined): no group on both sides.
 
     Returns
     -------
     ndarray of str
     """
     predicted = np.empty(len(y_second), object)
-    cv = StratifiedKFold(N_FOLDS, shuffle=True, random_state=0)
-    for train, test in cv.split(second[0], y_second):
+    cv = StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=0)
+    for train, test in cv.split(second[0], y_second, groups_second):
         rows = tuple(np.vstack([a, b[train]]) for a, b in zip(first, second))
         predicted[test] = fit_predict(variant, rows, np.concatenate([y, y_second[train]]),
                                       tuple(b[test] for b in second))
@@ -668,7 +683,7 @@ def print_paired(title, y, predictions):
           f"{only_default}, exact McNemar p = {p:.4f}")
 
 
-def subject_folds(y, groups):
+def group_folds(y, groups):
     """Outer fold of each slice: StratifiedGroupKFold(5, shuffle=True, random_state=0)."""
     folds = np.zeros(len(y), int)
     cv = StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=0)
@@ -711,7 +726,7 @@ def compare_variants(first, y, folds, second, y_second, names):
     print_paired(f"paired on {names[1]}", y_second, predictions)
 
 
-def second_source_as_training(first, y, second, y_second, names):
+def second_source_as_training(first, y, second, y_second, groups_second, names):
     """Print accuracy on each held-out fifth of the second source, the rest added to training.
 
     Parameters
@@ -719,6 +734,8 @@ def second_source_as_training(first, y, second, y_second, names):
     first, second : tuple of ndarray
         (default features, map features) of brain-mri (held-out maps) and of the second source.
     y, y_second : ndarray of str
+    groups_second : ndarray
+        Groups of the second source (near-duplicates joined).
     names : tuple of str
         The two data folders' names, for the titles.
     """
@@ -726,7 +743,8 @@ def second_source_as_training(first, y, second, y_second, names):
           f"scored on the held-out fifth (5 folds):")
     predictions = {}
     for variant in ["default", "default + localiser"]:
-        predictions[variant] = second_source_cv_predictions(variant, first, y, second, y_second)
+        predictions[variant] = second_source_cv_predictions(variant, first, y, second, y_second,
+                                                            groups_second)
         print(f"{variant}: 4-class {accuracy_score(y_second, predictions[variant]):.3f}, "
               f"tumour-vs-none {tumour_vs_none(y_second, predictions[variant]):.3f}")
         print(confusion(y_second, predictions[variant]).to_string())
@@ -748,12 +766,16 @@ def main(argv=None):
     data, other = load_folder(args.data), load_folder(args.second_source)
     names = (args.data.name, args.second_source.name)
     y, y_other = data.target, other.target
-    folds = subject_folds(y, data.groups)
+    # Subjects joined where they share near-duplicate images, as in accuracy.py, so that no
+    # copy of a slice is on both sides of a split (or in a localiser's and its maps' folds).
+    groups, groups_other = (merge_duplicate_groups(source.groups, find_duplicates(source.paths))
+                            for source in (data, other))
+    folds = group_folds(y, groups)
 
     default, grid = source_features(data, names[0], cache)
     default_other, grid_other = source_features(other, names[1], cache)
     cells, head_fraction, tumour_fraction = grid
-    training = tumour_fraction.reshape(len(y), -1).max(1) >= 0.5
+    training = tumour_fraction.reshape(len(y), -1).max(1) >= TUMOUR_FRACTION
     if args.normal_negatives:  # no_tumor slices have no tumour cells: only negatives
         training |= y == "no_tumor"
     localiser_key = "localiser_v2" if args.normal_negatives else "localiser"
@@ -773,7 +795,7 @@ def main(argv=None):
     compare_variants((default, localiser, localiser_inner), y, folds,
                      (default_other, localiser_other), y_other, names)
     second_source_as_training((default, localiser), y, (default_other, localiser_other),
-                              y_other, names)
+                              y_other, groups_other, names)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

@@ -543,13 +543,13 @@ class NormalizeIntensity(ImageStep):
     def apply(self, image, mask):
         head = head_mask(image) if self.within_head else None
         if image.dtype == np.uint8 and self.method in ("percentile", "robust"):
+            values = None
             counts = cv2.calcHist([image], [0], None if head is None else head.view(np.uint8),
                                   [256], [0, 256]).ravel()
-            values = None
         else:
             values = image[head] if head is not None else image.ravel()
-            values = values.astype(np.float32, copy=False)
-        rescale = self._rescaling(values, None if values is not None else counts)
+            values, counts = values.astype(np.float32, copy=False), None
+        rescale = self._rescaling(values, counts)
         if image.dtype == np.uint8:
             # The same float32 arithmetic on the 256 grey levels, then looked up.
             return cv2.LUT(image, rescale(np.arange(256, dtype=np.float32))), mask

@@ -232,3 +232,18 @@ def test_head_box_on_a_reduced_copy_of_a_thin_strip():
     image[:, 500:1500] = 200
     top, left, bottom, right = head_box(image, locate_size=256)
     assert (top, bottom) == (0, 3) and abs(left - 500) <= 3 and abs(right - 1500) <= 3
+
+
+def test_head_box_locates_the_head_on_a_copy_of_at_most_locate_size(monkeypatch):
+    """The reduction really happens: the region search sees the shrunk copy, not the image."""
+    from braintumor_features import preprocessing
+
+    seen = []
+    search = preprocessing._largest_component
+    monkeypatch.setattr(preprocessing, "_largest_component",
+                        lambda image: seen.append(image.shape) or search(image))
+    image = np.zeros((700, 451), np.uint8)
+    image[100:600, 80:400] = 160
+    head_box(image, locate_size=256)
+    head_box(image)
+    assert seen == [(233, 150), (700, 451)]

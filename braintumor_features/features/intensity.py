@@ -70,7 +70,7 @@ def _first_order(values, counts):
     mean = values.mean()
     centred = values - mean
     squared = centred * centred
-    # Sums of products as dot products: one pass each, no temporary array.
+    # Sums of products as dot products: no temporary array for each product.
     variance = np.dot(centred, centred) / n
     std = np.sqrt(variance)
     skewness = np.dot(squared, centred) / n / std**3 if std > 0 else 0.0
