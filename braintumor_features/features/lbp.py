@@ -27,83 +27,77 @@ MAX_ROR_POINTS = 16
 
 
 @lru_cache(maxsize=None)
-def _sampling(points: int, radius: float):
-    """Integer corners and bilinear weights of each sampling point.
+def _neighbours(points: int, radius: float):
+    """Where each sampling point lies: ``(row, col, row_fraction, col_fraction)``.
 
     Points lie on a circle, as in scikit-image: point p sits at row offset
     ``-radius sin(2 pi p / points)`` and column offset
-    ``radius cos(2 pi p / points)``, rounded to 5 decimals.
+    ``radius cos(2 pi p / points)``, rounded to 5 decimals; ``row`` and
+    ``col`` are the integer offset of the pixel above and to the left of it,
+    the fractions how far the point lies beyond that pixel (0 on the grid).
     """
     angles = 2 * np.pi * np.arange(points) / points
     rows = np.round(-radius * np.sin(angles), 5)
     cols = np.round(radius * np.cos(angles), 5)
-    taps = []
-    for r, c in zip(rows, cols):
-        r0, c0 = int(np.floor(r)), int(np.floor(c))
-        dr, dc = r - r0, c - c0
-        corners = [
-            (r0, c0, (1 - dr) * (1 - dc)),
-            (r0, c0 + 1, (1 - dr) * dc),
-            (r0 + 1, c0, dr * (1 - dc)),
-            (r0 + 1, c0 + 1, dr * dc),
-        ]
-        taps.append(tuple((a, b, w) for a, b, w in corners if w > 0))
-    return tuple(taps)
-
-
-@lru_cache(maxsize=None)
-def _kernels(points: int, radius: float):
-    """Per sampling point: an integer offset, or a correlation kernel.
-
-    A point on the pixel grid is ``((dr, dc), None)``; an interpolated one is
-    ``(None, (kernel, anchor))``, the smallest kernel holding its bilinear
-    weights and ``-1`` at the centre, so that ``cv2.filter2D`` gives the
-    interpolated neighbour minus the centre in one pass. (The kernel is kept
-    small: OpenCV filters 64-bit images through the Fourier transform from 50
-    kernel elements on, which is slow.)
-    """
-    kernels = []
-    for taps in _sampling(points, radius):
-        if len(taps) == 1:
-            kernels.append(((taps[0][0], taps[0][1]), None))
-            continue
-        rows = [dr for dr, _, _ in taps] + [0]
-        cols = [dc for _, dc, _ in taps] + [0]
-        top, left = min(rows), min(cols)
-        kernel = np.zeros((max(rows) - top + 1, max(cols) - left + 1))
-        for dr, dc, weight in taps:
-            kernel[dr - top, dc - left] = weight
-        kernel[-top, -left] -= 1.0
-        kernels.append((None, (kernel, (-left, -top))))
-    return tuple(kernels)
+    return tuple(
+        (int(np.floor(r)), int(np.floor(c)), float(r - np.floor(r)), float(c - np.floor(c)))
+        for r, c in zip(rows, cols)
+    )
 
 
 #: An interpolated difference within this fraction of the image's largest
-#: magnitude counts as a tie (many times the rounding error of the filter).
+#: magnitude counts as a tie (many times the rounding error of interpolation).
 TIE_TOLERANCE = 2.0**-44
 
 
-def _bits(image: np.ndarray, points: int, radius: float) -> np.ndarray:
-    """Array of bool (points, height, width): neighbour p >= centre."""
-    image = np.ascontiguousarray(image, dtype=np.float64)
-    pad = int(np.ceil(radius)) + 1
+def _bits(image: np.ndarray, points: int, radius: float, scale: float) -> np.ndarray:
+    """Array of bool (points, height, width): neighbour p >= centre.
+
+    ``image`` is float64 and C-contiguous; an interpolated neighbour below
+    the centre by at most ``TIE_TOLERANCE * scale`` is a tie. A neighbour
+    between pixels is interpolated bilinearly in two steps: along the rows
+    of the two pixel columns around it, then between the two rows; points
+    in the same columns (mirror images across the horizontal axis) share the
+    first step.
+    """
+    pad = _margin(radius)
     padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     height, width = image.shape
-    tie = -TIE_TOLERANCE * float(np.abs(image).max(initial=0.0))
+    # An interpolated neighbour at least this is >= the centre, ties included.
+    lowest = image - TIE_TOLERANCE * scale
     bits = np.empty((points, height, width), dtype=bool)
-    difference = np.empty_like(image)
-    for p, (offset, interpolated) in enumerate(_kernels(points, radius)):
-        if interpolated is None:
-            dr, dc = offset
-            neighbour = padded[pad + dr : pad + dr + height, pad + dc : pad + dc + width]
-            np.greater_equal(neighbour, image, out=bits[p])
-        else:
-            kernel, anchor = interpolated
-            cv2.filter2D(
-                image, -1, kernel, dst=difference, anchor=anchor, borderType=cv2.BORDER_CONSTANT
-            )
-            np.greater_equal(difference, tie, out=bits[p])
+    neighbour = np.empty_like(image)
+    across = {}  # (col, col_fraction) -> the columns interpolated, on every padded row
+    for p, (row, col, row_fraction, col_fraction) in enumerate(_neighbours(points, radius)):
+        if (col, col_fraction) not in across:
+            left = padded[:, pad + col : pad + col + width]
+            across[col, col_fraction] = left if col_fraction == 0 else cv2.addWeighted(
+                left, 1 - col_fraction, padded[:, pad + col + 1 : pad + col + 1 + width],
+                col_fraction, 0.0)
+        columns = across[col, col_fraction]
+        above = columns[pad + row : pad + row + height]
+        if row_fraction == 0 and col_fraction == 0:  # on the grid: compared exactly
+            np.greater_equal(above, image, out=bits[p])
+            continue
+        if row_fraction != 0:
+            cv2.addWeighted(above, 1 - row_fraction, columns[pad + row + 1 : pad + row + 1 + height],
+                            row_fraction, 0.0, dst=neighbour)
+            above = neighbour
+        np.greater_equal(above, lowest, out=bits[p])
     return bits
+
+
+def _margin(radius: float) -> int:
+    """Pixels around a pixel that its sampling points' interpolation reads."""
+    return int(np.ceil(radius)) + 1
+
+
+def _box(region, shape):
+    """``(top, left, bottom, right)`` of the region's pixels (the whole image for None)."""
+    if region is None:
+        return 0, 0, shape[0], shape[1]
+    left, top, width, height = cv2.boundingRect(np.ascontiguousarray(region).view(np.uint8))
+    return top, left, top + height, left + width
 
 
 @lru_cache(maxsize=None)
@@ -181,8 +175,8 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
     Neighbours are interpolated bilinearly and pixels outside the image are
     0, as in ``skimage.feature.local_binary_pattern``. A neighbour equal to
     the centre sets its bit (the definition ``s(x) = 1 if x >= 0``). The
-    interpolated difference to the centre is computed in one filter pass in
-    double precision, and a difference within ``TIE_TOLERANCE`` (2**-44) of
+    interpolated neighbours are computed in double precision, and a
+    neighbour below the centre by at most ``TIE_TOLERANCE`` (2**-44) of
     the image's largest magnitude counts as a tie, so exact ties set the bit
     whatever the rounding. On integer images the codes equal scikit-image's
     except at such ties, which scikit-image decides by its rounding.
@@ -194,7 +188,13 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
     >>> int(lbp_codes(np.full((5, 5), 7.0), 8, 1)[2, 2])  # flat: all bits set
     8
     """
-    bits = _bits(image, points, radius).view(np.uint8)
+    image = np.ascontiguousarray(image, dtype=np.float64)
+    return _codes(image, points, radius, method, float(np.abs(image).max(initial=0.0)))
+
+
+def _codes(image, points, radius, method, scale):
+    """:func:`lbp_codes` of a float64 C-contiguous ``image``, ties relative to ``scale``."""
+    bits = _bits(image, points, radius, scale).view(np.uint8)
     if method == "uniform":
         count = np.uint8 if points < 255 else np.uint16
         ones = bits.sum(axis=0, dtype=count)
@@ -289,11 +289,28 @@ class LBPFeatures(FeatureExtractor):
 
     def _features(self, image, mask):
         region = region_mask(image, mask, self.region)
-        return np.concatenate([
-            cell_histograms(lbp_codes(image, points, radius, self.method), region,
-                            lbp_bins(points, self.method), self.grid)
-            for radius, points in self._scales()
-        ])
+        scales = self._scales()
+        # Only the region's codes are counted: compute them in its bounding box, from the box
+        # and the margin its sampling points read (the whole image's pixels there, 0 beyond
+        # the image as for the whole image; ties relative to the whole image's largest value).
+        height, width = image.shape
+        top, left, bottom, right = _box(region, image.shape)
+        pad = max(_margin(radius) for radius, _ in scales)
+        first_row, first_col = max(top - pad, 0), max(left - pad, 0)
+        window = np.ascontiguousarray(
+            image[first_row : min(bottom + pad, height), first_col : min(right + pad, width)],
+            dtype=np.float64,
+        )
+        inner = np.s_[top - first_row : bottom - first_row, left - first_col : right - first_col]
+        scale = max(abs(float(image.min(initial=0))), abs(float(image.max(initial=0))))
+        histograms = []
+        for radius, points in scales:
+            in_box = _codes(window, points, radius, self.method, scale)[inner]
+            codes = np.zeros(image.shape, in_box.dtype)
+            codes[top:bottom, left:right] = in_box
+            histograms.append(
+                cell_histograms(codes, region, lbp_bins(points, self.method), self.grid))
+        return np.concatenate(histograms)
 
     def _feature_names(self):
         names = []
