@@ -112,6 +112,27 @@ def test_lbp_ror_bins_follow_skimage_order(rng, points, radius):
     np.testing.assert_array_equal(ours_rank.ravel(), theirs_rank.ravel())
 
 
+@pytest.mark.parametrize("method", ["uniform", "nri_uniform"])
+def test_lbp_in_a_region_counts_the_whole_images_codes(rng, method):
+    # Codes are computed only around the region (its bounding box and the sampling
+    # margin): they must be the codes of the whole image, by scikit-image, for regions
+    # inside the image, at its borders, and of one pixel.
+    image = rng.integers(0, 256, (40, 44)).astype(np.uint8)
+    for rows, cols in [(slice(10, 25), slice(15, 33)), (slice(0, 12), slice(30, 44)),
+                       (slice(38, 40), slice(0, 44)), (slice(20, 21), slice(7, 8))]:
+        mask = np.zeros(image.shape, bool)
+        mask[rows, cols] = True
+        mask[rows.start, cols.start] = mask.sum() == 1  # a hole in the corner of larger ones
+        row = LBPFeatures(radii=[1, 2.5], points=[8, 12], method=method,
+                          region="mask").fit_transform([MaskedImage(image, mask)])[0]
+        expected = []
+        for points, radius in [(8, 1), (12, 2.5)]:
+            codes = local_binary_pattern(image, points, radius, method).astype(int)[mask]
+            n_bins = points + 2 if method == "uniform" else points * (points - 1) + 3
+            expected.append(np.bincount(codes, minlength=n_bins) / codes.size)
+        np.testing.assert_allclose(row, np.concatenate(expected))
+
+
 def test_lbp_histograms_match_skimage_on_real_slice(brain_mri):
     image = read_image(brain_mri / "glioma" / sorted(p.name for p in (brain_mri / "glioma").iterdir())[0])
     image, _ = Resize(256).apply(image, None)
