@@ -285,3 +285,19 @@ def test_intensity_grid_histogram_of_whole_region_equals_numpy_on_floats(rng):
     with_grid = IntensityFeatures(bins=7, region="image", grid=(1, 3)).fit_transform([image])[0]
     plain = IntensityFeatures(bins=7, region="image").fit_transform([image])[0]
     np.testing.assert_allclose(with_grid[:len(plain)], plain)
+
+
+@pytest.mark.parametrize("bins", [(16, 18), (5, 300)])
+def test_joint_counts_of_opencv_and_of_bincount_agree(rng, monkeypatch, bins):
+    from braintumor_features.features import _joint
+
+    first = rng.integers(0, bins[0], (30, 40))
+    second = rng.integers(0, bins[1], (30, 40))
+    mask = rng.random((30, 40)) < 0.6
+    expected = np.zeros(bins)
+    np.add.at(expected, (first[mask], second[mask]), 1)
+    by_opencv = _joint.joint_counts(first, second, bins, mask)
+    monkeypatch.setattr(_joint, "_EXACT_COUNTS", 0)  # as for an image of 2**24 pixels or more
+    by_bincount = _joint.joint_counts(first, second, bins, mask)
+    np.testing.assert_array_equal(by_opencv, expected)
+    np.testing.assert_array_equal(by_bincount, expected)

@@ -12,6 +12,8 @@ from numbers import Integral
 
 import numpy as np
 
+from ._joint import joint_counts
+
 __all__ = ["cell_histograms", "cell_names", "check_grid"]
 
 
@@ -35,7 +37,8 @@ def _atoms(shape, grid):
     # Atom row (column) of every pixel row (column); atoms numbered row-major.
     along = [np.repeat(np.arange(len(edge) - 1), np.diff(edge)) for edge in lines]
     n_cols = len(lines[1]) - 1
-    numbers = (along[0][:, None] * n_cols + along[1][None, :]).astype(np.int32)
+    numbers = along[0][:, None] * n_cols + along[1][None, :]
+    numbers = numbers.astype(np.uint8 if numbers.max(initial=0) < 256 else np.uint16)
     numbers.flags.writeable = False
     members = []
     for level, n in enumerate(grid):
@@ -78,10 +81,8 @@ def cell_histograms(codes, region, n_bins, grid):
     [0.5, 0.5, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
     """
     numbers, members = _atoms(codes.shape, tuple(grid))
-    pairs = numbers * n_bins + codes
-    pairs = pairs[region] if region is not None else pairs.ravel()
-    atoms = np.bincount(pairs, minlength=members.shape[1] * n_bins)
-    counts = members @ atoms.reshape(members.shape[1], n_bins)
+    atoms = joint_counts(numbers, codes, (members.shape[1], n_bins), region)
+    counts = members @ atoms.astype(np.int64)
     return (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)).ravel()
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._extraction import REGIONS, FeatureExtractor, region_mask
+from ._joint import joint_counts
 
 __all__ = ["GLCMFeatures", "cooccurrence", "quantize", "haralick"]
 
@@ -74,14 +75,6 @@ def _offset(distance, angle):
     return int(round(np.sin(angle) * distance)), int(round(np.cos(angle) * distance))
 
 
-def _pair_counts(first, second, bins):
-    """Joint histogram of two equally shaped integer images, values < bins (exact counts)."""
-    if first.size < 2**24:  # calcHist counts in float32: exact below 2**24
-        return cv2.calcHist([first, second], [0, 1], None, [bins, bins], [0, bins, 0, bins])
-    codes = first.astype(np.intp) * bins + second
-    return np.bincount(codes.ravel(), minlength=bins * bins).reshape(bins, bins)
-
-
 def cooccurrence(levels_image, distances, angles, levels, *, symmetric=True, mask=None):
     """Grey-level co-occurrence counts for every distance and angle.
 
@@ -135,9 +128,9 @@ def cooccurrence(levels_image, distances, angles, levels, *, symmetric=True, mas
     padded = cv2.copyMakeBorder(marked, reach, reach, reach, reach, cv2.BORDER_CONSTANT, value=levels)
     centre = padded[reach : reach + height, reach : reach + width]
     pairs = [
-        _pair_counts(
+        joint_counts(
             centre, padded[reach + dr : reach + dr + height, reach + dc : reach + dc + width],
-            levels + 1,
+            (levels + 1, levels + 1),
         )
         for row in offsets for dr, dc in row
     ]

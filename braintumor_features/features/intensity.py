@@ -180,7 +180,7 @@ class IntensityFeatures(FeatureExtractor):
         if region is None:
             levels = indices.reshape(image.shape)
         else:
-            levels = np.zeros(image.shape, np.intp)
+            levels = np.zeros(image.shape, np.uint8 if self.bins <= 256 else np.uint16)
             levels[region] = indices
         return np.concatenate([stats, cell_histograms(levels, region, self.bins, self.grid)])
 
