@@ -33,7 +33,7 @@ def joint_counts(first, second, bins, mask=None):
     >>> import numpy as np
     >>> from braintumor_features.features._joint import joint_counts
     >>> joint_counts(np.array([[0, 1], [1, 1]]), np.array([[2, 0], [0, 1]]), (2, 3)).tolist()
-    [[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
+    [[0.0, 0.0, 1.0], [2.0, 1.0, 0.0]]
     """
     rows, cols = bins
     if first.size < _EXACT_COUNTS:
