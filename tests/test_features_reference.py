@@ -32,6 +32,16 @@ def test_cooccurrence_equals_skimage(levels_image, symmetric):
     np.testing.assert_array_equal(ours, theirs.transpose(2, 3, 0, 1))
 
 
+def test_cooccurrence_of_256_levels_equals_skimage(rng):
+    # 257 x 257 pairs of levels (with the extra one outside the mask) do not fit 16 bits.
+    image = rng.integers(0, 256, (30, 34))
+    mask = np.ones(image.shape, bool)
+    mask[:3] = False
+    ours = cooccurrence(image, [1, 3], ANGLES, 256, mask=mask)
+    theirs = graycomatrix(np.where(mask, image, 256), [1, 3], ANGLES, levels=257, symmetric=True)
+    np.testing.assert_array_equal(ours, theirs[:256, :256].transpose(2, 3, 0, 1))
+
+
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_masked_cooccurrence_counts_pairs_inside_the_mask(levels_image, symmetric):
     # A mask well inside the image (its bounding box is all that is counted) and one
