@@ -67,14 +67,18 @@ def _bits(image: np.ndarray, points: int, radius: float, scale: float) -> np.nda
     lowest = image - TIE_TOLERANCE * scale
     bits = np.empty((points, height, width), dtype=bool)
     neighbour = np.empty_like(image)
-    across = {}  # (col, col_fraction) -> the columns interpolated, on every padded row
-    for p, (row, col, row_fraction, col_fraction) in enumerate(_neighbours(points, radius)):
-        if (col, col_fraction) not in across:
+    where = _neighbours(points, radius)
+    # Points in the same columns one after the other, so that only one image of
+    # interpolated columns is alive at a time (the working set stays in the cache).
+    columns_of = None
+    for p in sorted(range(points), key=lambda p: (where[p][1], where[p][3])):
+        row, col, row_fraction, col_fraction = where[p]
+        if columns_of != (col, col_fraction):
+            columns_of = col, col_fraction
             left = padded[:, pad + col : pad + col + width]
-            across[col, col_fraction] = left if col_fraction == 0 else cv2.addWeighted(
+            columns = left if col_fraction == 0 else cv2.addWeighted(
                 left, 1 - col_fraction, padded[:, pad + col + 1 : pad + col + 1 + width],
                 col_fraction, 0.0)
-        columns = across[col, col_fraction]
         above = columns[pad + row : pad + row + height]
         if row_fraction == 0 and col_fraction == 0:  # on the grid: compared exactly
             np.greater_equal(above, image, out=bits[p])
