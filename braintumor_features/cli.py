@@ -69,8 +69,10 @@ class Console:
 
     def progress(self, total, description):
         show = self.verbosity >= 1 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        # Redrawn at every step (a chunk of images, not an image): tqdm's default of at
+        # most every 0.1 s would show nothing of a run that ends sooner.
         return tqdm(total=total, desc=description, unit="image", file=self.stream,
-                    disable=not show, leave=False)
+                    disable=not show, leave=False, mininterval=0, miniters=1)
 
 
 class CommandError(Exception):
