@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from braintumor_features.cli import EXIT_SKIPPED, build_parser, main
+from braintumor_features.cli import EXIT_SKIPPED, Console, build_parser, main
 from braintumor_features.datasets import make_demo
 from braintumor_features.persistence import load_model
 
@@ -74,6 +74,17 @@ def test_progress_bar_on_a_terminal_unless_quiet(tree, tmp_path, monkeypatch, qu
         assert "\r" not in shown and "image" not in shown
     else:
         assert "\r" in shown and "48/48" in shown  # tqdm redraws its line: n/total images
+
+
+def test_progress_bar_shows_every_step_however_fast():
+    # Steps that come faster than tqdm's default 0.1 s interval are still drawn, the
+    # last one included (the bar is cleared when it closes).
+    terminal = _Terminal()
+    with Console(stream=terminal).progress(200, "features") as bar:
+        for done in (64, 64, 64, 8):
+            bar.update(done)
+    shown = terminal.getvalue()
+    assert all(f"{n}/200" in shown for n in (64, 128, 192, 200))
 
 
 @pytest.mark.parametrize("argv, said", [
