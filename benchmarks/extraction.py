@@ -7,18 +7,19 @@ Usage::
 
 On ``--n-images`` slices spread over the data set, preprocessed once by the
 default pipeline's preprocessing steps (grayscale, crop, resize to 256x256,
-CLAHE, normalise), prints the per-image CPU time in milliseconds (median
-over ``--repeats`` interleaved passes, one process, one thread) of decoding
-and of each preprocessing step on its own, of each of our feature families and of
-the same work done by scikit-image, mahotas, pyfeats and pyradiomics (2-D,
-``force2D``, the head mask), with the ratio peer / ours. Peers that are not
-installed are left out (``pip install '.[bench]'``; pyradiomics: see
-benchmarks/README.md). The default extraction is timed from the file paths
-(decode, preprocess, every feature family of ``make_pipeline()``, whatever
-they are). Where the default recipe computes a family differently from the
-peers (LBP: two scales on spatial grids; region: not in the default), the
-peers are compared with our family configured as they compute it
-(``AS_THE_PEERS``), timed on its own line.
+CLAHE, normalise), prints the per-image CPU time in milliseconds (median over
+``--repeats`` interleaved passes, one process, one thread) of decoding and of
+each preprocessing step on its own, of each of our feature families and of the
+same work done by scikit-image, mahotas, pyfeats and pyradiomics (2-D,
+``force2D``, the head mask), with the ratio peer / ours: of the medians, and
+the range of the ratios within each repeat (which the machine's drift between
+repeats does not touch). Peers that are not installed are left out (``pip
+install '.[bench]'``; pyradiomics: see benchmarks/README.md). The default
+extraction is timed from the file paths (decode, preprocess, every feature
+family of ``make_pipeline()``, whatever they are). Where the default recipe
+computes a family differently from the peers (LBP: two scales on spatial grids;
+region: not in the default), the peers are compared with our family configured
+as they compute it (``AS_THE_PEERS``), timed on its own line.
 
 Then the parallel scaling (wall time; ``--scaling-only`` skips the table):
 ``fit_transform`` of the default pipeline's steps up to its features on
@@ -69,8 +70,8 @@ def feature_steps(pipe=None, n_jobs=None):
     return Pipeline(pipe.steps[: names.index("features") + 1])
 
 
-def median_ms(functions, items, repeats):
-    """{label: median over ``repeats`` passes of the per-item CPU milliseconds}.
+def repeated_ms(functions, items, repeats):
+    """{label: the per-item CPU milliseconds of each of ``repeats`` passes}.
 
     CPU time of this (single-threaded) process, which other processes on the
     machine inflate far less than wall time; the passes of all functions are
@@ -84,7 +85,7 @@ def median_ms(functions, items, repeats):
             for item in subset:
                 function(item)
             times[label].append((time.process_time() - start) / len(subset) * 1e3)
-    return {label: float(np.median(values)) for label, values in times.items()}
+    return times
 
 
 #: Our families configured as the peers compute them, where the default recipe differs
@@ -286,20 +287,25 @@ def families_table(args):
         for label, function in entries:
             timed[label] = (function, images[: args.slow_images] if label in SLOW else None)
             families[label] = family
-    ms = median_ms(timed, images, args.repeats)
-    ms[default] /= len(paths)
+    passes = repeated_ms(timed, images, args.repeats)
+    passes[default] = [value / len(paths) for value in passes[default]]
+    ms = {label: float(np.median(values)) for label, values in passes.items()}
 
     print(f"{'ours':52s} {'ms':>8s}")
     for label in timed:
         if label not in families:
             print(f"{label:52s} {ms[label]:8.2f}")
-    by_family = {family: ms[label] for family, label in compared.items()}
-    by_family["default"] = ms[default]
-    print(f"\n{'peer':40s} {'family':>10s} {'peer ms':>9s} {'ours ms':>9s} {'peer/ours':>10s}")
+    compared["default"] = default
+    # Each repeat's ratio too: the machine's speed drifts between minutes, and a peer and
+    # our family timed in the same repeat see the same speed.
+    print(f"\n{'peer':40s} {'family':>10s} {'peer ms':>9s} {'ours ms':>9s} {'peer/ours':>10s}"
+          "  repeats' ratios")
     for label, family in families.items():
+        ours_label = compared[family]
         note = f"  (first {args.slow_images} images)" if label in SLOW else ""
-        print(f"{label:40s} {family:>10s} {ms[label]:9.2f} {by_family[family]:9.2f} "
-              f"{ms[label] / by_family[family]:10.2f}{note}")
+        ratios = np.array(passes[label]) / np.array(passes[ours_label])
+        print(f"{label:40s} {family:>10s} {ms[label]:9.2f} {ms[ours_label]:9.2f} "
+              f"{ms[label] / ms[ours_label]:10.2f}  {ratios.min():.2f} to {ratios.max():.2f}{note}")
 
 
 
