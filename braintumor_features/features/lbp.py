@@ -55,8 +55,8 @@ def _bits(image: np.ndarray, points: int, radius: float, scale: float) -> np.nda
 
     ``image`` is float64 and C-contiguous; an interpolated neighbour below
     the centre by at most ``TIE_TOLERANCE * scale`` is a tie. A neighbour
-    between pixels is interpolated bilinearly in two steps: along the rows
-    of the two pixel columns around it, then between the two rows; points
+    between pixels is interpolated bilinearly in two steps: between the two
+    pixel columns around it, on every row, then between the two rows; points
     in the same columns (mirror images across the horizontal axis) share the
     first step.
     """
