@@ -12,7 +12,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ._joint import joint_counts
+from ._joint import code_type, joint_counts
 
 __all__ = ["cell_histograms", "cell_names", "check_grid"]
 
@@ -38,7 +38,7 @@ def _atoms(shape, grid):
     along = [np.repeat(np.arange(len(edge) - 1), np.diff(edge)) for edge in lines]
     n_cols = len(lines[1]) - 1
     numbers = along[0][:, None] * n_cols + along[1][None, :]
-    numbers = numbers.astype(np.uint8 if numbers.max(initial=0) < 256 else np.uint16)
+    numbers = numbers.astype(code_type(numbers.max(initial=0) + 1))
     numbers.flags.writeable = False
     members = []
     for level, n in enumerate(grid):

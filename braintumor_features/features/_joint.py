@@ -5,10 +5,22 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["joint_counts"]
+__all__ = ["joint_counts", "code_type"]
 
 #: ``cv2.calcHist`` counts in float32, exact up to 2**24 per bin; larger images use bincount.
 _EXACT_COUNTS = 2**24
+
+
+def code_type(n_values):
+    """The smallest integer type OpenCV's histogram takes that holds ``0 .. n_values - 1``.
+
+    Examples
+    --------
+    >>> from braintumor_features.features._joint import code_type
+    >>> code_type(256).__name__, code_type(257).__name__
+    ('uint8', 'uint16')
+    """
+    return np.uint8 if n_values <= 256 else np.uint16
 
 
 def joint_counts(first, second, bins, mask=None):
@@ -38,7 +50,7 @@ def joint_counts(first, second, bins, mask=None):
     rows, cols = bins
     if first.size < _EXACT_COUNTS:
         # One pass of OpenCV's histogram over both images, in one integer type it takes.
-        dtype = np.uint8 if max(rows, cols) <= 256 else np.uint16
+        dtype = code_type(max(rows, cols))
         first, second = (a if a.dtype == dtype else a.astype(dtype) for a in (first, second))
         return cv2.calcHist([first, second], [0, 1],
                             None if mask is None else np.ascontiguousarray(mask).view(np.uint8),

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._extraction import REGIONS, FeatureExtractor, region_mask
-from ._joint import joint_counts
+from ._joint import code_type, joint_counts
 
 __all__ = ["GLCMFeatures", "cooccurrence", "quantize", "haralick"]
 
@@ -117,7 +117,7 @@ def cooccurrence(levels_image, distances, angles, levels, *, symmetric=True, mas
         raise ValueError(f"levels_image has values {low}..{high}; they must lie in 0..{levels - 1}")
     offsets = [[_offset(distance, angle) for angle in angles] for distance in distances]
     reach = max([abs(v) for row in offsets for offset in row for v in offset], default=0)
-    marked = image.astype(np.uint8 if levels < 256 else np.uint16)
+    marked = image.astype(code_type(levels + 1))  # the levels and the extra one
     if mask is not None:
         # Pixels outside the mask's bounding box take part in no counted pair: leave them out.
         mask = mask.astype(np.uint8)

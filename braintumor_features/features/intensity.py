@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval
 from .._percentiles import linear_percentiles
 from ._extraction import REGIONS, FeatureExtractor, region_mask
 from ._grid import cell_histograms, cell_names, check_grid
+from ._joint import code_type
 
 __all__ = ["IntensityFeatures", "first_order"]
 
@@ -180,7 +181,7 @@ class IntensityFeatures(FeatureExtractor):
         if region is None:
             levels = indices.reshape(image.shape)
         else:
-            levels = np.zeros(image.shape, np.uint8 if self.bins <= 256 else np.uint16)
+            levels = np.zeros(image.shape, code_type(self.bins))
             levels[region] = indices
         return np.concatenate([stats, cell_histograms(levels, region, self.bins, self.grid)])
 

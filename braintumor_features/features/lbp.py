@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ._extraction import REGIONS, FeatureExtractor, region_mask
 from ._grid import cell_histograms, cell_names, check_grid
+from ._joint import code_type
 
 __all__ = ["LBPFeatures", "lbp_codes", "lbp_bins"]
 
@@ -195,14 +196,19 @@ def lbp_codes(image: np.ndarray, points: int, radius: float, method: str = "unif
     8
     """
     image = np.ascontiguousarray(image, dtype=np.float64)
-    return _codes(image, points, radius, method, float(np.abs(image).max(initial=0.0)))
+    return _codes(image, points, radius, method, _largest_magnitude(image))
+
+
+def _largest_magnitude(image):
+    """The largest absolute value in ``image`` (0 if empty), which ties are relative to."""
+    return max(abs(float(image.min(initial=0))), abs(float(image.max(initial=0))))
 
 
 def _codes(image, points, radius, method, scale):
     """:func:`lbp_codes` of a float64 C-contiguous ``image``, ties relative to ``scale``."""
     bits = _bits(image, points, radius, scale).view(np.uint8)
     if method == "uniform":
-        count = np.uint8 if points < 255 else np.uint16
+        count = code_type(lbp_bins(points, method))
         ones = bits.sum(axis=0, dtype=count)
         # Non-uniform patterns (more than two changes) get points + 1, above any count of
         # ones (a maximum: several times faster than np.where here).
@@ -311,7 +317,7 @@ class LBPFeatures(FeatureExtractor):
             dtype=np.float64,
         )
         inner = np.s_[top - first_row : bottom - first_row, left - first_col : right - first_col]
-        scale = max(abs(float(image.min(initial=0))), abs(float(image.max(initial=0))))
+        scale = _largest_magnitude(image)
         histograms = []
         for radius, points in scales:
             in_box = _codes(window, points, radius, self.method, scale)[inner]
