@@ -12,14 +12,15 @@ CLAHE, normalise), prints the per-image CPU time in milliseconds (median over
 each preprocessing step on its own, of each of our feature families and of the
 same work done by scikit-image, mahotas, pyfeats and pyradiomics (2-D,
 ``force2D``, the head mask), with the ratio peer / ours: of the medians, and
-the range of the ratios within each repeat (which the machine's drift between
-repeats does not touch). Peers that are not installed are left out (``pip
-install '.[bench]'``; pyradiomics: see benchmarks/README.md). The default
-extraction is timed from the file paths (decode, preprocess, every feature
-family of ``make_pipeline()``, whatever they are). Where the default recipe
-computes a family differently from the peers (LBP: two scales on spatial grids;
-region: not in the default), the peers are compared with our family configured
-as they compute it (``AS_THE_PEERS``), timed on its own line.
+the range of the per-repeat ratios (each repeat times a peer and ours a few
+seconds apart, so the machine's drift between repeats does not touch them).
+Peers that are not installed are left out (``pip install '.[bench]'``;
+pyradiomics: see benchmarks/README.md). The default extraction is timed from
+the file paths (decode, preprocess, every feature family of
+``make_pipeline()``, whatever they are). Where the default recipe computes a
+family differently from the peers (LBP: two scales on spatial grids; region:
+not in the default), the peers are compared with our family configured as they
+compute it (``AS_THE_PEERS``), timed on its own line.
 
 Then the parallel scaling (wall time; ``--scaling-only`` skips the table):
 ``fit_transform`` of the default pipeline's steps up to its features on

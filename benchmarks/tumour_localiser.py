@@ -6,8 +6,8 @@ Usage::
         [--second-source ../shared/data/brain-mri-sartaj]
         [--cache-dir ~/.cache/braintumor-features/tumour_localiser] [--normal-negatives]
 
-About 20 minutes on one core with an empty cache (the 26 localiser fits and their
-maps take 12, the grid features 5, the default features 2), peak memory 2 GB;
+About 20 minutes on one core with an empty cache (the 16 localiser fits and their
+maps take about 10, the grid features 5, the default features 2), peak memory 2 GB;
 about 1.5 minutes when every stage is cached. Set ``OMP_NUM_THREADS=1`` to keep
 the gradient boosting on one core.
 
@@ -63,7 +63,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 from skimage.feature import local_binary_pattern
-from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
@@ -166,7 +165,7 @@ def canonical_images(data):
     return image, equalised, tumour, head
 
 
-def default_features(data):
+def default_matrix(data):
     """The default pipeline's features (``make_pipeline()`` up to ``features``), one core.
 
     Parameters
@@ -200,7 +199,7 @@ def source_features(source, key, cache):
         (cells, head_fraction, tumour_fraction) from :func:`grid_features`.
     """
     default = cached(cache, f"{key}.default", ["features"],
-                     lambda: (default_features(source),))[0]
+                     lambda: (default_matrix(source),))[0]
 
     def grid():
         canonical = cached(cache, f"{key}.canonical", ["image", "equalised", "tumour", "head"],
@@ -455,7 +454,7 @@ def map_summary(probability, head_fraction, cells):
         against a 3-cell ring around it; tissue features weighted by P.
     """
     head = head_fraction >= HEAD_FRACTION
-    probability = np.where(head, probability.astype(np.float32), 0)
+    probability = probability.astype(np.float32)  # 0 outside the head (predict_maps)
     in_head = probability[head] if head.any() else np.zeros(1, np.float32)
     n_head = in_head.size
     ranked = np.sort(in_head)[::-1]
@@ -557,7 +556,7 @@ def localiser_quality(maps, head_fraction, tumour_fraction, y):
         truth = (tumour_fraction[i] >= TUMOUR_FRACTION) & head
         if not truth.any():
             continue
-        probability = np.where(head, maps[i].astype(np.float32), 0)
+        probability = maps[i].astype(np.float32)  # 0 outside the head (predict_maps)
         found = probability > 0.5
         rows.append({"class": y[i], "truth": truth[head], "probability": probability[head],
                      "dice": 2 * (found & truth).sum() / max(found.sum() + truth.sum(), 1),
@@ -578,7 +577,7 @@ def localiser_quality(maps, head_fraction, tumour_fraction, y):
 
 def classifier():
     """The default pipeline's learned steps: StandardScaler and the balanced SVM."""
-    return clone(split_stateless(make_pipeline(random_state=0))[1])
+    return split_stateless(make_pipeline(random_state=0))[1]
 
 
 def fit_predict(variant, train, y_train, test):
@@ -638,8 +637,9 @@ def second_source_cv_predictions(variant, first, y, second, y_second, groups_sec
     ndarray of str
     """
     predicted = np.empty(len(y_second), object)
-    cv = StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=0)
-    for train, test in cv.split(second[0], y_second, groups_second):
+    folds = group_folds(y_second, groups_second)
+    for k in range(N_FOLDS):
+        train, test = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
         rows = tuple(np.vstack([a, b[train]]) for a, b in zip(first, second))
         predicted[test] = fit_predict(variant, rows, np.concatenate([y, y_second[train]]),
                                       tuple(b[test] for b in second))
