@@ -194,6 +194,13 @@ def test_first_order_order_statistics_equal_numpy_with_ties(rng, size):
         assert stats_["robust_mad"] == pytest.approx(np.mean(np.abs(inner - inner.mean())))
 
 
+def test_first_order_robust_mad_is_zero_without_values_between_the_percentiles():
+    # Two values: the 10th and 90th percentiles (0.1, 0.9) hold none between them.
+    stats_ = dict(zip(FIRST_ORDER_NAMES, first_order(np.array([0.0, 1.0]), 4, (0.0, 1.0))))
+    assert stats_["robust_mad"] == 0.0
+    assert np.isfinite(list(stats_.values())).all()
+
+
 def test_intensity_features_use_the_head_only():
     image = np.zeros((60, 60), np.uint8)
     image[10:50, 10:50] = 100

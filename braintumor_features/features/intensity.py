@@ -46,7 +46,8 @@ def first_order(values: np.ndarray, bins: int, value_range) -> np.ndarray:
         mean of squared values (so it does not grow with region size);
         ``mad`` is the mean absolute deviation from the mean and
         ``robust_mad`` the same over values between the 10th and 90th
-        percentiles; ``entropy`` (bits) and ``uniformity`` are computed from
+        percentiles (0 when no value lies between them, as in two values
+        far apart); ``entropy`` (bits) and ``uniformity`` are computed from
         the histogram. A constant region has skewness 0 and kurtosis 0.
 
     Examples
@@ -82,7 +83,8 @@ def _first_order(values, counts):
     p10, p25, median, p75, p90 = linear_percentiles(ordered.__getitem__, n, _PERCENTILES)
     # The values between the 10th and 90th percentiles: a slice of the sorted ones.
     inner = ordered[np.searchsorted(ordered, p10, "left") : np.searchsorted(ordered, p90, "right")]
-    robust_mad = np.abs(inner - inner.mean()).mean()
+    # No value strictly inside a wide gap between the percentiles: no spread there.
+    robust_mad = np.abs(inner - inner.mean()).mean() if inner.size else 0.0
     p = counts / max(n, 1)
     nonzero = p[p > 0]
     low, high = ordered[0], ordered[-1]
