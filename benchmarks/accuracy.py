@@ -53,7 +53,7 @@ TUMOURS = ["glioma", "meningioma", "pituitary"]
 def split_stateless(pipe: Pipeline):
     """Split a pipeline where the steps that learn nothing end."""
     for index, (_, step) in enumerate(pipe.steps):
-        if step.__sklearn_tags__().requires_fit:
+        if step not in (None, "passthrough") and step.__sklearn_tags__().requires_fit:
             return pipe[:index], pipe[index:]
     return pipe, None
 
