@@ -158,33 +158,37 @@ def test_svm_calibrates_small_classes_with_fewer_folds():
         SVMClassifier().fit(X[:19], y[:19])
 
 
-def test_extraction_runs_blas_and_opencv_single_threaded_and_restores_them():
-    # Parallelism is over images: while a batch runs, BLAS and OpenCV use one thread each,
-    # and the caller's settings come back afterwards.
+def test_extraction_runs_blas_openmp_and_opencv_single_threaded_and_restores_them():
+    # Parallelism is over images: while a batch runs, BLAS, OpenMP (scikit-learn's gradient
+    # boosting in TumourMapFeatures) and OpenCV use one thread each, and the caller's
+    # settings come back afterwards.
     import cv2
     from threadpoolctl import ThreadpoolController
 
     from braintumor_features.features import FeatureExtractor
+
+    def threads(api):
+        return [pool["num_threads"] for pool in ThreadpoolController().select(user_api=api).info()]
 
     class Threads(FeatureExtractor):
         def __init__(self, n_jobs=None, batch_size=None, on_error="raise"):
             self.n_jobs, self.batch_size, self.on_error = n_jobs, batch_size, on_error
 
         def _features(self, image, mask):
-            blas = ThreadpoolController().select(user_api="blas").info()
-            return np.array([max((pool["num_threads"] for pool in blas), default=1),
+            return np.array([max(threads("blas"), default=1), max(threads("openmp"), default=1),
                              cv2.getNumThreads()])
 
         def _feature_names(self):
-            return ["threads_blas", "threads_opencv"]
+            return ["threads_blas", "threads_openmp", "threads_opencv"]
 
+    assert threads("openmp"), "scikit-learn's OpenMP runtime should be loaded with the library"
     controller = ThreadpoolController()
-    with controller.limit(limits=2, user_api="blas"):
+    with controller.limit(limits=2):
         before = cv2.getNumThreads()
         cv2.setNumThreads(2)
         try:
             rows = Threads(batch_size=1).fit_transform([np.zeros((4, 4))] * 3)
-            after = [pool["num_threads"] for pool in controller.select(user_api="blas").info()]
+            after = threads("blas") + threads("openmp")
             opencv_after = cv2.getNumThreads()
         finally:
             cv2.setNumThreads(before)
