@@ -36,6 +36,7 @@ from sklearn.metrics import accuracy_score
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
 from braintumor_features.pipeline import DEFAULT_FEATURES, default_features
+from braintumor_features.preprocessing import Denoise
 from braintumor_features.standardization import HistogramStandardizer
 
 from accuracy import DEFAULT_DATA, SECOND_SOURCE, grouped_predictions, union
@@ -52,6 +53,15 @@ VARIANTS = {
     "GLCM per angle (not averaged)": {"features__glcm__average_angles": False},
     "+ region shape and asymmetry": {
         "features__families": default_features(DEFAULT_FEATURES + ("region",))
+    },
+    # Is one family the carrier of the source? Each default family alone:
+    "GLCM only": {"features__families": default_features(("glcm",))},
+    "LBP only": {"features__families": default_features(("lbp",))},
+    "intensity only": {"features__families": default_features(("intensity",))},
+    # Fine texture (noise, compression) as the carrier: coarser canonical images.
+    "128 x 128 canonical size": {"resize__size": 128},
+    "Gaussian blur (sigma 1.5) in place of CLAHE": {
+        "clahe": Denoise("gaussian", size=5, sigma=1.5)
     },
 }
 SCORES = ["grouped", "cross-source", "both, grouped"]
