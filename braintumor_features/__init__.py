@@ -11,6 +11,7 @@ from .features import (
     IntensityFeatures,
     LBPFeatures,
     RegionFeatures,
+    TumourMapFeatures,
 )
 from .images import ImageSequence, MaskedImage, Outline, with_masks
 from .io import ImageReadError, read_image, read_images
@@ -39,6 +40,7 @@ __all__ = [
     "Outline",
     "RegionFeatures",
     "Resize",
+    "TumourMapFeatures",
     "load_model",
     "make_pipeline",
     "read_image",

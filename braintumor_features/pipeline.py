@@ -15,6 +15,7 @@ from .features import (
     IntensityFeatures,
     LBPFeatures,
     RegionFeatures,
+    TumourMapFeatures,
 )
 from .features._extraction import FeatureExtractor
 from .preprocessing import CLAHE, CropHead, Grayscale, NormalizeIntensity, Resize
@@ -28,6 +29,7 @@ FEATURE_FAMILIES = {
     "intensity": IntensityFeatures,
     "region": RegionFeatures,
     "hog": HOGFeatures,
+    "tumour_map": TumourMapFeatures,
 }
 
 #: Parameters that differ from a family's own defaults when it is chosen by

@@ -19,6 +19,7 @@ from braintumor_features import (
     NormalizeIntensity,
     RegionFeatures,
     Resize,
+    TumourMapFeatures,
 )
 from braintumor_features.classifiers import SVMClassifier
 
@@ -51,11 +52,21 @@ FEATURES = [
     RegionFeatures(regions="both", asymmetry=False),
     ImageFeatures([("glcm", GLCMFeatures(distances=[1], levels=8)), ("lbp", LBPFeatures(radii=[1]))]),
     ImageFeatures([("lbp", LBPFeatures(radii=[1]))], cache=True),
+    TumourMapFeatures(grid=16, max_iter=10, cv=3, random_state=0),
+    ImageFeatures([("glcm", GLCMFeatures(distances=[1], levels=8)),
+                   ("tumour_map", TumourMapFeatures(grid=16, max_iter=10, cv=3, random_state=0))]),
 ]
 
 CLASSIFIERS = [SVMClassifier(random_state=0)]
 
 ALL = PREPROCESSING + FEATURES + CLASSIFIERS
+
+
+def cross_fitted(estimator):
+    """Whether ``fit_transform`` gives cross-fitted rows: a feature family that learns."""
+    from braintumor_features.features import FeatureExtractor
+
+    return isinstance(estimator, FeatureExtractor) and estimator.__sklearn_tags__().requires_fit
 
 
 def ids(estimators):

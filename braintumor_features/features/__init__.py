@@ -13,6 +13,7 @@ from .hog import HOGFeatures
 from .intensity import IntensityFeatures
 from .lbp import LBPFeatures
 from .region import RegionFeatures
+from .tumour_map import TumourMapFeatures
 
 __all__ = [
     "FeatureCache",
@@ -24,4 +25,5 @@ __all__ = [
     "LBPFeatures",
     "RegionFeatures",
     "SkippedImagesWarning",
+    "TumourMapFeatures",
 ]

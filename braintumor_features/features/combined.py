@@ -6,7 +6,9 @@ import os
 
 import numpy as np
 from joblib import Memory
+from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import check_is_fitted
 
 from ._cache import FeatureCache
 from ._extraction import FeatureExtractor
@@ -31,6 +33,10 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         families' own names (``glcm_contrast_d1``); where two families would
         give the same name (one family class used twice), every column is
         prefixed with its family's name (``tumor_glcm__glcm_contrast_d1``).
+        A family that learns from data (such as
+        :class:`~braintumor_features.features.TumourMapFeatures`) is fitted
+        in ``fit``, on a copy kept in ``families_``; ``fit_transform`` gives
+        its cross-fitted rows (see that family).
     {extraction parameters}
     cache : FeatureCache, bool, str, path or joblib.Memory, default=None
         Keep each image's row and reuse it when the same image comes again
@@ -40,6 +46,13 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         :class:`joblib.Memory`: on disk, shared by worker processes; or a
         :class:`~braintumor_features.features.FeatureCache`. See
         :class:`~braintumor_features.features.FeatureCache` for the keys.
+
+    Attributes
+    ----------
+    families_ : list of (str, FeatureExtractor)
+        After ``fit``: the families, those that learn replaced by their
+        fitted copies (which run with this object's ``n_jobs``,
+        ``batch_size`` and ``on_error``).
 
     Examples
     --------
@@ -99,10 +112,87 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         return None if self.cache is None or self.cache is False else FeatureCache(self.cache)
 
     def _cache_signature(self):
-        return [(name, family._cache_signature()) for name, family in self.families]
+        return [(name, family._cache_signature()) for name, family in self._in_use()]
+
+    def _learning(self):
+        """Names of the families that learn from data."""
+        return [name for name, family in self.families if family.__sklearn_tags__().requires_fit]
+
+    def _in_use(self):
+        """The families ``transform`` computes: the fitted ones where a family learns."""
+        if not self._learning():
+            return self.families
+        check_is_fitted(self, "families_")
+        return self.families_
+
+    def _runtime_copy(self, family):
+        return clone(family).set_params(n_jobs=self.n_jobs, batch_size=self.batch_size,
+                                        on_error=self.on_error)
+
+    def fit(self, X, y=None, groups=None):
+        """Check the parameters and fit the families that learn from data.
+
+        Parameters
+        ----------
+        X : sequence of images
+        y : array-like of shape (n_images,), default=None
+        groups : array-like of shape (n_images,), default=None
+            Patient of each image, for the families that learn (their
+            cross-fitting folds); in a pipeline ``features__groups``.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        self._check_parameters()
+        learning = self._learning()
+        self.families_ = [
+            (name, self._runtime_copy(family).fit(X, y, groups=groups) if name in learning
+             else family) for name, family in self.families]
+        return self
+
+    def fit_transform(self, X, y=None, groups=None):
+        """Fit, then the rows of ``X``: those of the families that learn cross-fitted.
+
+        Without such a family this equals ``fit(X).transform(X)``.
+
+        Parameters
+        ----------
+        X : sequence of images
+        y : array-like of shape (n_images,), default=None
+        groups : array-like of shape (n_images,), default=None
+            Patient of each image, for the cross-fitting folds.
+
+        Returns
+        -------
+        ndarray of shape (n_images, n_features_out)
+        """
+        learning = self._learning()
+        if not learning:
+            return self.fit(X, y).transform(X)
+        self._validate_params()
+        self._check_parameters()
+        fitted, parts = {}, {}
+        for name, family in self.families:
+            if name in learning:
+                fitted[name] = self._runtime_copy(family)
+                parts[name] = fitted[name].fit_transform(X, y, groups=groups)
+        self.families_ = [(name, fitted.get(name, family)) for name, family in self.families]
+        fixed = [(name, family) for name, family in self.families if name not in learning]
+        skipped = [entry for family in fitted.values() for entry in family.skipped_]
+        if fixed:
+            others = clone(self).set_params(families=fixed)
+            rows = others.transform(X)
+            skipped += others.skipped_
+            for name, family in fixed:
+                parts[name], rows = np.hsplit(rows, [len(family._feature_names())])
+        self.skipped_ = sorted({entry["index"]: entry for entry in skipped}.values(),
+                               key=lambda entry: entry["index"])
+        return np.hstack([parts[name] for name, _ in self.families])
 
     def _features(self, image, mask):
-        return np.concatenate([family._features(image, mask) for _, family in self.families])
+        return np.concatenate([family._features(image, mask) for _, family in self._in_use()])
 
     def _feature_names(self):
         names = [name for _, family in self.families for name in family._feature_names()]
@@ -113,3 +203,8 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
 
     def _column_families(self):
         return [name for name, family in self.families for _ in family._feature_names()]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = bool(self._learning())
+        return tags
