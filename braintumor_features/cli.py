@@ -450,14 +450,30 @@ def _model_options():
     return parser
 
 
+#: Families the command line computes: those that learn from data (TumourMapFeatures, from
+#: tumour outlines and patients) are trained from Python.
+_STATELESS_FAMILIES = [name for name, family in FEATURE_FAMILIES.items()
+                       if not family().__sklearn_tags__().requires_fit]
+
+
 def _families(text):
-    return text if text == "default" else [name.strip() for name in text.split(",")]
+    if text == "default":
+        return text
+    names = [name.strip() for name in text.split(",")]
+    learning = [name for name in names if name in FEATURE_FAMILIES
+                and name not in _STATELESS_FAMILIES]
+    if learning:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(learning)} learns from tumour outlines: train it from Python "
+            "(make_pipeline, with_masks and features__groups; see the user guide's feature "
+            f"families); the command line takes {','.join(_STATELESS_FAMILIES)}")
+    return names
 
 
 def _work_options(parser):
     parser.add_argument("--features", type=_families, default="default", metavar="NAMES",
-                        help=f"feature families, comma-separated ({','.join(FEATURE_FAMILIES)}); "
-                             "default: the library's default recipe")
+                        help=f"feature families, comma-separated ({','.join(_STATELESS_FAMILIES)});"
+                             " default: the library's default recipe")
     parser.add_argument("--image-size", type=int, default=256, metavar="N",
                         help="side of the square image the features are computed on (default 256)")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",

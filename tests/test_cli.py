@@ -91,6 +91,8 @@ def test_progress_bar_shows_every_step_however_fast():
     (["train", "some_dir"], "braintumor train: error: the following arguments are required: -o"),
     (["classify"], "braintumor: error: argument COMMAND: invalid choice: 'classify'"),
     (["train", "d", "-o", "m.joblib", "--cv", "five"], "argument --cv: invalid int value"),
+    (["train", "d", "-o", "m.joblib", "--features", "glcm,tumour_map"],
+     "argument --features: tumour_map learns from tumour outlines: train it from Python"),
 ])
 def test_usage_errors_are_one_line_with_exit_code_2(argv, said, capsys):
     with pytest.raises(SystemExit) as stop:
