@@ -46,13 +46,15 @@ RECIPE_PARAMETERS = {
 DEFAULT_FEATURES = ("glcm", "lbp", "intensity")
 
 
-def default_features(names=DEFAULT_FEATURES) -> list:
+def default_features(names=DEFAULT_FEATURES, random_state=None) -> list:
     """The named feature families with the recipe's parameters.
 
     Parameters
     ----------
     names : sequence of str, default=("glcm", "lbp", "intensity")
         Keys of ``FEATURE_FAMILIES``; parameters from ``RECIPE_PARAMETERS``.
+    random_state : int or None, default=None
+        Seed of the families that draw random numbers (``tumour_map``).
 
     Returns
     -------
@@ -70,18 +72,22 @@ def default_features(names=DEFAULT_FEATURES) -> list:
             f"unknown feature families {unknown}; choose from {sorted(FEATURE_FAMILIES)} "
             "or pass (name, extractor) pairs"
         )
-    return [(name, FEATURE_FAMILIES[name](**RECIPE_PARAMETERS.get(name, {}))) for name in names]
+    families = [(name, FEATURE_FAMILIES[name](**RECIPE_PARAMETERS.get(name, {}))) for name in names]
+    for _, family in families:
+        if "random_state" in family.get_params():
+            family.set_params(random_state=random_state)
+    return families
 
 
-def _families(features):
+def _families(features, random_state):
     if features == "default":
-        return default_features()
+        return default_features(random_state=random_state)
     if isinstance(features, str):
-        return default_features([features])
+        return default_features([features], random_state)
     families = []
     for entry in features:
         if isinstance(entry, str):
-            families += default_features([entry])
+            families += default_features([entry], random_state)
         elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], FeatureExtractor):
             families.append(entry)
         else:
@@ -133,7 +139,8 @@ def make_pipeline(
     features : "default", str or list, default="default"
         ``"default"`` is ``("glcm", "lbp", "intensity")``. Feature families by
         name (``"glcm"``, ``"lbp"``, ``"intensity"``, ``"region"``, ``"hog"``,
-        with ``RECIPE_PARAMETERS``) and/or ``(name, FeatureExtractor)`` pairs.
+        ``"tumour_map"``, with ``RECIPE_PARAMETERS``) and/or
+        ``(name, FeatureExtractor)`` pairs.
     image_size : int, default=256
         Side of the square canonical image.
     n_jobs : int, default=None
@@ -142,13 +149,15 @@ def make_pipeline(
         Cache each image's feature row (the costly part), keyed by the
         image's content, the preprocessing and the feature parameters, so
         that a grid search over the classifier's parameters, or a refit,
-        extracts each image once: ``True`` keeps rows in memory, a directory
+        extracts each image once (the rows of a family that learns, such as
+        ``tumour_map``, are computed at every fit): ``True`` keeps rows in memory, a directory
         or :class:`joblib.Memory` on disk (shared by worker processes and
         sessions). Passed to the ``features`` step as ``cache`` (see
         :class:`~braintumor_features.features.FeatureCache`); the fitted
         steps themselves are cheap and not cached.
     random_state : int or None, default=None
-        Seed of the classifier.
+        Seed of the classifier and of the families named in ``features``
+        that draw random numbers (``tumour_map``).
 
     Returns
     -------
@@ -175,7 +184,8 @@ def make_pipeline(
             ("resize", Resize(size=image_size, keep_aspect=True)),
             ("clahe", CLAHE()),
             ("normalize", NormalizeIntensity()),
-            ("features", ImageFeatures(_families(features), n_jobs=n_jobs, cache=memory)),
+            ("features", ImageFeatures(_families(features, random_state), n_jobs=n_jobs,
+                                       cache=memory)),
             ("scale", StandardScaler()),
             ("classifier", _classifier(classifier, n_jobs, random_state)),
         ],

@@ -103,7 +103,8 @@ def test_feature_names_and_pandas_output(estimator, demo):
     assert matrix.shape == (len(X), len(names))
     assert len(set(names)) == len(names)
     assert np.isfinite(matrix).all()
-    frame = clone(estimator).set_output(transform="pandas").fit(X).transform(X)
+    frame = clone(estimator).set_output(transform="pandas")
+    frame = frame.fit(X).transform(X) if cross_fitted(estimator) else frame.fit_transform(X)
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == list(names)
     np.testing.assert_array_equal(frame.to_numpy(), matrix)
@@ -127,8 +128,11 @@ def test_works_in_grid_search_with_groups(estimator, demo):
                              ("classifier", SVMClassifier(random_state=0))])
     search = GridSearchCV(pipe, {"classifier__C": [1.0, 10.0]}, cv=StratifiedGroupKFold(3))
     # A family that learns from tumour outlines gets them.
-    X = with_masks(demo.images, demo.masks) if cross_fitted(features) else list(demo.images)
-    search.fit(X, demo.target, groups=demo.groups)
+    if cross_fitted(features):  # outlines to learn from, patients for the cross-fitting
+        search.fit(with_masks(demo.images, demo.masks), demo.target, groups=demo.groups,
+                   features__groups=demo.groups)
+    else:
+        search.fit(list(demo.images), demo.target, groups=demo.groups)
     assert search.predict(demo.images[:3]).shape == (3,)
 
 

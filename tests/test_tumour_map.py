@@ -1,11 +1,14 @@
 """TumourMapFeatures: tissue cells against SciPy and scikit-image, map summaries of known maps,
 what the cell classifier learns, and its cross-fitting."""
 
+import pickle
+
 import numpy as np
 import pytest
 from scipy import ndimage
 from skimage.feature import local_binary_pattern
 from sklearn.metrics import roc_auc_score
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GroupKFold
 
 from braintumor_features import make_pipeline
@@ -105,11 +108,23 @@ def test_the_map_finds_tumours_it_never_saw(demo):
     rows = family.transform(demo.images)
     peak = rows[:, MAP_NAMES.index("p_max")]
     assert roc_auc_score(demo.target != "no_tumor", peak) > 0.9
+    # Where: the map's most probable head cell lies in the held-out outline.
+    inside = []
+    for image, mask in zip(demo.images, demo.masks):
+        if mask is None:
+            continue
+        cells, head_fraction = tissue_cells(image, grid=16)
+        in_head = head_fraction >= 0.5
+        probability = np.zeros(in_head.shape)
+        probability[in_head] = family.classifier_.predict_proba(cells[in_head])[:, 1]
+        peak = np.unravel_index(np.argmax(probability), probability.shape)
+        inside.append(mask.reshape(16, 4, 16, 4).any(axis=(1, 3))[peak])
+    assert np.mean(inside) > 0.8
 
 
 def test_fit_transform_rows_come_from_classifiers_that_never_saw_their_fold(demo):
     X = with_masks(demo.images, demo.masks)
-    family = TumourMapFeatures(**FAST)
+    family = TumourMapFeatures(**{**FAST, "cv": GroupKFold(3)})
     rows = family.fit_transform(X, demo.target, groups=demo.groups)
     for train, test in GroupKFold(3).split(X, groups=demo.groups):
         held_out = TumourMapFeatures(**FAST).fit([X[i] for i in train])
@@ -140,14 +155,23 @@ def test_a_family_that_learns_inside_image_features_and_a_pipeline(demo):
     assert (pipe.predict(demo.images) == demo.target).mean() > 0.9
 
 
-def test_a_cache_never_returns_rows_of_another_fit(demo):
+def test_a_cache_never_returns_rows_of_another_fit(demo, monkeypatch):
     X = with_masks(demo.images, demo.masks)
     cache = FeatureCache()
     cache.clear()
+    computed = []
+    original = TumourMapFeatures._features
+    monkeypatch.setattr(TumourMapFeatures, "_features",
+                        lambda self, image, mask: computed.append(1) or original(self, image, mask))
     features = ImageFeatures([("tumour_map", TumourMapFeatures(**FAST))], cache=cache)
     first = features.fit(X[:20]).transform(X[20:])
+    assert len(computed) == 20
     again = features.fit(X[:20]).transform(X[20:])  # the same fit: read from the cache
     np.testing.assert_array_equal(first, again)
+    assert len(computed) == 20
+    restored = pickle.loads(pickle.dumps(features))  # a reloaded model finds its rows too
+    np.testing.assert_array_equal(restored.transform(X[20:]), first)
+    assert len(computed) == 20
     refitted = features.fit(X[10:30]).transform(X[20:])
     uncached = ImageFeatures([("tumour_map", TumourMapFeatures(**FAST))]).fit(X[10:30])
     np.testing.assert_array_equal(refitted, uncached.transform(X[20:]))
@@ -158,3 +182,53 @@ def test_a_cache_never_returns_rows_of_another_fit(demo):
 def test_without_outlines_the_error_says_what_to_pass(demo):
     with pytest.raises(ValueError, match="with_masks"):
         TumourMapFeatures(**FAST).fit(demo.images)
+
+
+def test_small_blobs_have_bounded_shape():
+    head = np.ones((10, 10), np.float32)
+    cells = np.zeros((10, 10, len(TISSUE_NAMES)), np.float32)
+
+    def shape(blob):
+        probability = np.where(blob, 0.9, 0.0).astype(np.float32)
+        summary = dict(zip(MAP_NAMES, map_summary(probability, head, cells)))
+        return summary["blob_solidity"], summary["blob_compact"]
+
+    one, two, line = (np.zeros((10, 10), bool) for _ in range(3))
+    one[3, 3] = True
+    two[3, 3:5] = True
+    line[3, 1:9] = True
+    assert shape(one) == pytest.approx((1.0, np.pi / 4))  # a square cell
+    assert shape(two) == pytest.approx((1.0, 4 * np.pi * 2 / 36))
+    assert shape(line)[1] < shape(two)[1] < shape(one)[1]
+    ell = np.zeros((10, 10), bool)
+    ell[2:6, 2] = ell[5, 2:6] = True  # an L: its hull holds the empty corner
+    assert shape(ell)[0] < 1.0
+
+
+def test_cross_fitting_errors_name_the_fold_or_the_groups(demo):
+    X = with_masks(demo.images, demo.masks)
+    with pytest.raises(ValueError, match="cv=3 folds need at least 3 groups"):
+        TumourMapFeatures(**FAST).fit_transform(X, groups=np.repeat(["a", "b"], 20))
+    # Every outlined image in one patient: the fold holding it leaves none to learn from.
+    groups = np.where([mask is not None for mask in demo.masks], "outlined", demo.groups)
+    with pytest.raises(ValueError, match=r"cross-fitting fold 0 \(.*: lower cv\)"):
+        TumourMapFeatures(**FAST).fit_transform(X, groups=groups)
+
+
+def test_transform_before_fit_raises_even_when_skipping(demo):
+    for features in (TumourMapFeatures(**FAST, on_error="skip"),
+                     ImageFeatures([("tumour_map", TumourMapFeatures(**FAST))], on_error="skip")):
+        with pytest.raises(NotFittedError):
+            features.transform(demo.images[:2])
+
+
+def test_make_pipeline_seeds_the_tumour_map(demo):
+    X = with_masks(demo.images, demo.masks)
+
+    def rows():
+        pipe = make_pipeline(features=["glcm", "tumour_map"], image_size=64, random_state=3)
+        pipe.set_params(features__tumour_map__grid=16, features__tumour_map__max_iter=10)
+        assert pipe.named_steps["features"].families[1][1].random_state == 3
+        return pipe[:-2].fit_transform(X, features__groups=demo.groups)
+
+    np.testing.assert_array_equal(rows(), rows())

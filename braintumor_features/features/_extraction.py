@@ -426,6 +426,7 @@ class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_parameters()
+        self._check_fitted()
         cache = self._feature_cache()
         rows, self.skipped_ = extract(
             X, self._features, n_features=len(self._feature_names()), n_jobs=self.n_jobs,
@@ -452,6 +453,10 @@ class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
 
     def _check_parameters(self):
         """Checks that go beyond ``_parameter_constraints``; subclasses extend."""
+
+    def _check_fitted(self):
+        """Raise NotFittedError before ``transform`` if the family learns and is not fitted
+        (inside the extraction, ``on_error="skip"`` would turn it into rows of NaN)."""
 
     def _feature_cache(self):
         """The :class:`FeatureCache` rows are kept in, or None (no caching)."""

@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
+from ..images import ImageSequence
 from ._cache import FeatureCache
 from ._extraction import FeatureExtractor
 
@@ -21,8 +22,9 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
 
     Unlike :class:`sklearn.pipeline.FeatureUnion`, which runs each
     transformer over all images in turn, this computes every family on an
-    image while it is in memory, so each image is read and preprocessed once,
-    and parallelises over images.
+    image while it is in memory, so each image is read and preprocessed once
+    per ``transform`` (fitting a family that learns reads them again), and
+    parallelises over images.
 
     Parameters
     ----------
@@ -116,7 +118,11 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
 
     def _learning(self):
         """Names of the families that learn from data."""
-        return [name for name, family in self.families if family.__sklearn_tags__().requires_fit]
+        return [name for name, family in self.families
+                if isinstance(family, FeatureExtractor) and family.__sklearn_tags__().requires_fit]
+
+    def _check_fitted(self):
+        self._in_use()
 
     def _in_use(self):
         """The families ``transform`` computes: the fitted ones where a family learns."""
@@ -168,11 +174,12 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         -------
         ndarray of shape (n_images, n_features_out)
         """
-        learning = self._learning()
-        if not learning:
-            return self.fit(X, y).transform(X)
         self._validate_params()
         self._check_parameters()
+        learning = self._learning()
+        X = ImageSequence(X)  # read twice below: a generator would be used up
+        if not learning:
+            return self.fit(X, y).transform(X)
         fitted, parts = {}, {}
         for name, family in self.families:
             if name in learning:

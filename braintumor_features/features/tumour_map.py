@@ -20,9 +20,9 @@ import cv2
 import joblib
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import GroupKFold, KFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..images import ImageSequence
@@ -212,20 +212,22 @@ def map_summary(probability, head_fraction, cells):
     blob = labels == labels[peak] if labels[peak] else np.zeros(labels.shape, bool)
     blob[peak] = True
     area = blob.sum()
-    contours, _ = cv2.findContours(blob.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_NONE)
-    # Shape from the outline through the cells' centres: its area against its convex hull's
-    # and its perimeter's (a square is pi / 4 compact); one cell counts as a compact disc.
-    contour = max(contours, key=cv2.contourArea)
-    outline_area, hull = cv2.contourArea(contour), cv2.contourArea(cv2.convexHull(contour))
-    perimeter = cv2.arcLength(contour, True)
+    # Shape of the cells as squares: their area against the convex hull of their corners
+    # (solidity), and against their outer edges' length (compactness 4 pi A / P**2: pi / 4
+    # for a square of cells, less for a line).
+    rows, columns = np.nonzero(blob)
+    corners = np.concatenate([np.stack([columns + dx, rows + dy], axis=1)
+                              for dx in (0, 1) for dy in (0, 1)]).astype(np.float32)
+    hull = cv2.contourArea(cv2.convexHull(corners))
+    padded = np.pad(blob, 1)
+    perimeter = (np.count_nonzero(padded[1:] != padded[:-1])
+                 + np.count_nonzero(padded[:, 1:] != padded[:, :-1]))
     elongation = 1.0
     if area > 2:
-        rows, columns = np.nonzero(blob)
         low, high = np.sort(np.linalg.eigvalsh(np.cov(np.vstack([columns, rows]))))
         elongation = np.sqrt(low / max(high, 1e-6))
-    f += [area / n_head, probability[blob].mean(), outline_area / hull if hull > 0 else 1.0,
-          4 * np.pi * outline_area / perimeter**2 if perimeter > 0 else 1.0, elongation]
+    f += [area / n_head, probability[blob].mean(), area / hull,
+          4 * np.pi * area / perimeter**2, elongation]
     ring = cv2.dilate(blob.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~blob & head
     for name in _BLOB:
         values = cells[..., _COLUMN[name]].astype(np.float32)
@@ -241,12 +243,12 @@ class TumourMapFeatures(FeatureExtractor):
     """Features of a tumour-probability map learned from tumour outlines.
 
     A gradient-boosting classifier of grid cells learns, in ``fit``, tumour
-    cells (at least half inside the outline) against the other head cells of
-    the training images that carry a tumour mask
+    cells (at least half inside the outline) against head cells entirely
+    outside it, drawn from the training images whose tumour mask
     (:class:`~braintumor_features.images.MaskedImage`; see
     :func:`~braintumor_features.images.with_masks` and the ``masks`` of
-    :func:`~braintumor_features.datasets.load_folder`). Images without a
-    mask teach it nothing. Each image's map, of any image, is summarised in
+    :func:`~braintumor_features.datasets.load_folder`) covers at least half
+    of some head cell; other images teach it nothing. Each image's map, of any image, is summarised in
     ``len(MAP_NAMES)`` features (:func:`map_summary`).
 
     This family learns from data, unlike the others. ``fit_transform``
@@ -256,7 +258,8 @@ class TumourMapFeatures(FeatureExtractor):
     imperfect as those of new images. Pass the patient of each image as
     ``groups`` (in a pipeline: ``fit(X, y, features__groups=groups)``) so
     that no patient's slices are on both sides of a fold. ``transform``
-    uses the classifier fitted on every training image.
+    uses the classifier fitted on every training image. Its rows are
+    computed again at every fit, even with a feature cache.
 
     Parameters
     ----------
@@ -267,8 +270,12 @@ class TumourMapFeatures(FeatureExtractor):
         and elsewhere in the head.
     max_iter : int, default=150
         Boosting iterations of the cell classifier.
-    cv : int, default=5
-        Folds of ``fit_transform``'s cross-fitting.
+    cv : int or cross-validation splitter, default=5
+        Folds of ``fit_transform``'s cross-fitting: an int gives
+        ``StratifiedGroupKFold(cv, shuffle=True)`` over ``groups`` (or
+        ``StratifiedKFold`` without them), stratified on whether an image has
+        tumour cells to teach; a splitter's ``split(X, outlined, groups)``
+        is used as it is.
     random_state : int, RandomState or None, default=None
         Seeds the cells drawn, the folds (without groups) and the classifier.
     {extraction parameters}
@@ -277,8 +284,12 @@ class TumourMapFeatures(FeatureExtractor):
     ----------
     classifier_ : HistGradientBoostingClassifier
         The cell classifier fitted on every training image.
+    classifier_digest_ : str
+        Digest of ``classifier_``, part of the feature cache's keys.
     n_training_images_ : int
         Images whose outline taught it.
+    skipped_ : list of dict
+        Images that could not be processed (``on_error="skip"``).
 
     Examples
     --------
@@ -298,7 +309,7 @@ class TumourMapFeatures(FeatureExtractor):
         "tumour_cells": [Interval(Integral, 1, None, closed="left")],
         "other_cells": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "cv": [Interval(Integral, 2, None, closed="left")],
+        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split"])],
         "random_state": ["random_state"],
     }
 
@@ -346,28 +357,58 @@ class TumourMapFeatures(FeatureExtractor):
         return row.ravel()
 
     def _training_cells(self, images, seed):
-        """The drawn training cells of every image: (features, labels, image of each cell)."""
-        rows, _ = extract(images, partial(self._training_row, seed=seed),
-                          n_features=(self.tumour_cells + self.other_cells)
-                          * (len(TISSUE_NAMES) + 1),
-                          n_jobs=self.n_jobs, batch_size=self.batch_size, on_error=self.on_error)
+        """The drawn training cells of every image: (features, labels, image of each cell,
+        skipped images)."""
+        rows, skipped = extract(images, partial(self._training_row, seed=seed),
+                                n_features=(self.tumour_cells + self.other_cells)
+                                * (len(TISSUE_NAMES) + 1),
+                                n_jobs=self.n_jobs, batch_size=self.batch_size,
+                                on_error=self.on_error)
         cells = rows.reshape(len(images), self.tumour_cells + self.other_cells, -1)
         drawn = ~np.isnan(cells[..., -1])
         owner = np.nonzero(drawn)[0]
-        return cells[drawn][:, :-1].astype(np.float32), cells[drawn][:, -1].astype(int), owner
+        return (cells[drawn][:, :-1].astype(np.float32), cells[drawn][:, -1].astype(int), owner,
+                skipped)
 
-    def _fitted_classifier(self, X, y, seed, kept):
+    def _fitted_classifier(self, X, y, seed, kept, where="the training images"):
         """A cell classifier fitted on the cells ``kept`` selects."""
         if not y[kept].any():
             raise ValueError(
-                f"{type(self).__name__}: no training image has a tumour mask covering at least "
-                f"half of a {self.grid} x {self.grid} grid cell inside the head; pass "
+                f"{type(self).__name__}: no image among {where} has a tumour mask covering at "
+                f"least half of a {self.grid} x {self.grid} grid cell inside the head; pass "
                 "MaskedImage items with tumour masks (braintumor_features.images.with_masks)"
             )
         classifier = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=40,
             early_stopping=False, random_state=seed)
         return classifier.fit(X[kept], y[kept])
+
+    def _fit_final(self, cells, labels, owner, seed):
+        self.classifier_ = self._fitted_classifier(cells, labels, seed,
+                                                   np.ones(len(labels), bool))
+        # The cache key of transform's rows: computed once, so that it survives pickling.
+        self.classifier_digest_ = joblib.hash(self.classifier_)
+        self.n_training_images_ = len(np.unique(owner[labels == 1]))
+
+    def _folds(self, n_images, outlined, groups, seed):
+        """Cross-fitting folds, stratified on whether an image has tumour cells to teach."""
+        if not isinstance(self.cv, Integral):  # a splitter
+            return list(self.cv.split(np.zeros(n_images), outlined, groups))
+        if groups is None:
+            if n_images < self.cv:
+                raise ValueError(f"{type(self).__name__}: cv={self.cv} folds need at least "
+                                 f"{self.cv} images, got {n_images}")
+            splitter = StratifiedKFold(self.cv, shuffle=True, random_state=seed)
+            return list(splitter.split(np.zeros(n_images), outlined))
+        groups = np.asarray(groups)
+        if len(groups) != n_images:
+            raise ValueError(f"groups has {len(groups)} entries for {n_images} images")
+        if len(np.unique(groups)) < self.cv:
+            raise ValueError(
+                f"{type(self).__name__}: cv={self.cv} folds need at least {self.cv} groups "
+                f"(patients), got {len(np.unique(groups))}; lower cv")
+        splitter = StratifiedGroupKFold(self.cv, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(n_images), outlined, groups))
 
     def fit(self, X, y=None, groups=None):
         """Learn tumour cells from the images that carry a tumour mask.
@@ -385,12 +426,9 @@ class TumourMapFeatures(FeatureExtractor):
         self
         """
         self._validate_params()
-        images = ImageSequence(X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        cells, labels, owner = self._training_cells(images, seed)
-        self.classifier_ = self._fitted_classifier(cells, labels, seed,
-                                                   np.ones(len(labels), bool))
-        self.n_training_images_ = len(np.unique(owner[labels == 1]))
+        cells, labels, owner, self.skipped_ = self._training_cells(ImageSequence(X), seed)
+        self._fit_final(cells, labels, owner, seed)
         return self
 
     def fit_transform(self, X, y=None, groups=None):
@@ -403,7 +441,8 @@ class TumourMapFeatures(FeatureExtractor):
         y : ignored
         groups : array-like of shape (n_images,), default=None
             Patient of each image; folds keep each patient on one side. Without
-            groups the folds are random over images.
+            groups the folds are random over images. Folds are stratified on
+            whether an image has tumour cells to teach.
 
         Returns
         -------
@@ -412,25 +451,28 @@ class TumourMapFeatures(FeatureExtractor):
         self._validate_params()
         images = ImageSequence(X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        cells, labels, owner = self._training_cells(images, seed)
-        if groups is None:
-            splits = KFold(self.cv, shuffle=True, random_state=seed).split(np.zeros(len(images)))
-        else:
-            splits = GroupKFold(self.cv).split(np.zeros(len(images)), groups=groups)
+        cells, labels, owner, skipped = self._training_cells(images, seed)
+        outlined = np.isin(np.arange(len(images)), owner[labels == 1])
         rows = np.empty((len(images), len(MAP_NAMES)))
-        skipped = []
-        for train, test in splits:
+        failed = {entry["index"] for entry in skipped}
+        for number, (train, test) in enumerate(self._folds(len(images), outlined, groups, seed)):
             fold = copy.copy(self)
-            fold.classifier_ = self._fitted_classifier(cells, labels, seed, np.isin(owner, train))
+            fold.__dict__.pop("classifier_digest_", None)  # an earlier fit's, if any
+            fold.classifier_ = self._fitted_classifier(
+                cells, labels, seed, np.isin(owner, train),
+                where=f"the training part of cross-fitting fold {number} (the outlined "
+                      f"images are in too few patients for cv={self.cv}: lower cv)")
             rows[test] = fold.transform(images[test])
-            skipped += [{**entry, "index": int(test[entry["index"]])} for entry in fold.skipped_]
-        self.classifier_ = self._fitted_classifier(cells, labels, seed, np.ones(len(labels), bool))
-        self.n_training_images_ = len(np.unique(owner[labels == 1]))
+            skipped += [{**entry, "index": int(test[entry["index"]])} for entry in fold.skipped_
+                        if int(test[entry["index"]]) not in failed]
+        self._fit_final(cells, labels, owner, seed)
         self.skipped_ = sorted(skipped, key=lambda entry: entry["index"])
         return rows
 
-    def _features(self, image, mask):
+    def _check_fitted(self):
         check_is_fitted(self, "classifier_")
+
+    def _features(self, image, mask):
         cells, head_fraction = self._cells(image)
         in_head = head_fraction >= _HEAD_FRACTION
         probability = np.zeros(in_head.shape, np.float32)
@@ -439,8 +481,7 @@ class TumourMapFeatures(FeatureExtractor):
         return map_summary(probability, head_fraction, cells)
 
     def _cache_signature(self):
-        fitted = joblib.hash(self.classifier_) if hasattr(self, "classifier_") else None
-        return (*super()._cache_signature(), fitted)
+        return (*super()._cache_signature(), getattr(self, "classifier_digest_", None))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
