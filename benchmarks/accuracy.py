@@ -50,6 +50,19 @@ SECOND_SOURCE = HERE.parent.parent / "shared" / "data" / "brain-mri-sartaj"
 TUMOURS = ["glioma", "meningioma", "pituitary"]
 
 
+def two_source_parser(doc, variants=None):
+    """The options of the benchmarks that read both sources: ``--data``,
+    ``--second-source``, ``--n-jobs`` and, given ``variants``, ``--only``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--second-source", type=Path, default=SECOND_SOURCE)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    if variants is not None:
+        parser.add_argument("--only", nargs="+", choices=list(variants), default=list(variants),
+                            metavar="NAME", help="variants to run (default: all)")
+    return parser
+
+
 def split_stateless(pipe: Pipeline):
     """Split a pipeline where the steps that learn nothing end."""
     for index, (_, step) in enumerate(pipe.steps):
@@ -97,10 +110,7 @@ def evaluate_features(features, learned, y, groups, labels, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--second-source", type=Path, default=SECOND_SOURCE)
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser = two_source_parser(__doc__)
     parser.add_argument("--roi", action="store_true", help="also run the figshare-style protocol")
     args = parser.parse_args(argv)
 

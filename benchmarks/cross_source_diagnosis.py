@@ -28,8 +28,6 @@ brain-mri-sartaj, 4-class. Printed:
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,7 +42,7 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
 
-from accuracy import DEFAULT_DATA, SECOND_SOURCE, split_stateless, union
+from accuracy import split_stateless, two_source_parser, union
 
 
 def confusion_frame(y, predicted, labels):
@@ -118,11 +116,7 @@ def weighted_union(learned, features, data, groups, other_features, other):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--second-source", type=Path, default=SECOND_SOURCE)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    args = parser.parse_args(argv)
+    args = two_source_parser(__doc__).parse_args(argv)
     data, other = load_folder(args.data), load_folder(args.second_source)
     groups = merge_duplicate_groups(data.groups, find_duplicates(data.paths, n_jobs=args.n_jobs))
     stateless, learned = split_stateless(make_pipeline(n_jobs=args.n_jobs, random_state=0))

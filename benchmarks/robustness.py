@@ -25,9 +25,7 @@ has tens of thousands of columns and is left out.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import pandas as pd
 from sklearn.base import clone
@@ -39,7 +37,7 @@ from braintumor_features.pipeline import DEFAULT_FEATURES, default_features
 from braintumor_features.preprocessing import Denoise
 from braintumor_features.standardization import HistogramStandardizer
 
-from accuracy import DEFAULT_DATA, SECOND_SOURCE, grouped_predictions, union
+from accuracy import grouped_predictions, two_source_parser, union
 
 VARIANTS = {
     "default": {},
@@ -86,13 +84,7 @@ def score_variant(params, data, other, groups, n_jobs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--second-source", type=Path, default=SECOND_SOURCE)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
-                        metavar="NAME", help="variants to run (default: all)")
-    args = parser.parse_args(argv)
+    args = two_source_parser(__doc__, VARIANTS).parse_args(argv)
     data, other = load_folder(args.data), load_folder(args.second_source)
     groups = merge_duplicate_groups(data.groups, find_duplicates(data.paths, n_jobs=args.n_jobs))
     rows = []

@@ -90,7 +90,7 @@ def main(argv=None):
     folds = report.fold_scores["accuracy"]
     print(f"figshare-style protocol: {len(report.y_true)} tumour slices, 3 classes, tumour-region "
           "features, StratifiedGroupKFold(5) over subjects, RBF SVM")
-    print(f"| metric | this library | Cheng et al. 2015 |\n|---|---|---|")
+    print("| metric | this library | Cheng et al. 2015 |\n|---|---|---|")
     print(f"| accuracy | {report.accuracy:.3f} (folds {folds.mean():.3f} ± {folds.std(ddof=0):.3f})"
           f" | {CHENG_2015_ACCURACY:.3f} |")
     print(f"| macro F1 | {table.loc['macro avg', 'f1']:.3f} | |")
