@@ -86,10 +86,12 @@ def tasks(target, target_names):
             ("3-class", np.isin(target, TUMOURS), TUMOURS)]
 
 
-def grouped_predictions(learned, X, y, groups, n_jobs=None, seed=0):
-    """Out-of-fold predictions of StratifiedGroupKFold(5) over ``groups``."""
+def grouped_predictions(learned, X, y, groups, n_jobs=None, seed=0, params=None):
+    """Out-of-fold predictions of StratifiedGroupKFold(5) over ``groups``; ``params`` are
+    passed to ``fit``, those of one value per sample cut to each fold's training part."""
     cv = StratifiedGroupKFold(5, shuffle=True, random_state=seed)
-    return cross_val_predict(clone(learned), X, y, groups=groups, cv=cv, n_jobs=n_jobs)
+    return cross_val_predict(clone(learned), X, y, groups=groups, cv=cv, n_jobs=n_jobs,
+                             params=params)
 
 
 def union(features, data, groups, other_features, other):

@@ -35,14 +35,13 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
 
-from accuracy import split_stateless, two_source_parser, union
+from accuracy import grouped_predictions, split_stateless, two_source_parser, union
 
 
 def confusion_frame(y, predicted, labels):
@@ -56,7 +55,7 @@ def classifier_sweep(learned, features, y, other_features, y_other):
     """Cross-source accuracy and the share of second-source tumours called no_tumor, with
     the default scaler and each classifier."""
     models = {
-        "default SVM (C=10, gamma='scale')": "passthrough",
+        "default SVM (C=10, gamma='scale')": clone(learned[-1]),
         "SVM, gamma=1e-4": clone(learned[-1]).set_params(gamma=1e-4),
         "logistic regression (C=0.1)": LogisticRegression(C=0.1, max_iter=2000,
                                                           class_weight="balanced"),
@@ -67,9 +66,8 @@ def classifier_sweep(learned, features, y, other_features, y_other):
     tumours = y_other != "no_tumor"
     rows = []
     for name, model in models.items():
-        pipe = clone(learned) if model == "passthrough" else clone(learned).set_params(
-            classifier=model)
-        predicted = pipe.fit(features, y).predict(other_features)
+        predicted = clone(learned).set_params(classifier=model).fit(features, y).predict(
+            other_features)
         rows.append({"classifier": name, "cross-source": accuracy_score(y_other, predicted),
                      "tumours called no_tumor": np.mean(predicted[tumours] == "no_tumor")})
     return pd.DataFrame(rows).set_index("classifier")
@@ -83,10 +81,10 @@ def nearest_labels(features, y, other_features, y_other, labels):
     return confusion_frame(y_other, nearest, labels)
 
 
-def per_source_scaling(learned, features, y, other_features, y_other):
-    """Cross-source accuracy of the default SVM with each source scaled by its own statistics."""
-    rows = {"one scaler, fitted on brain-mri (default)":
-            accuracy_score(y_other, clone(learned).fit(features, y).predict(other_features))}
+def per_source_scaling(learned, features, y, other_features, y_other, predicted):
+    """Cross-source accuracy of the default SVM with each source scaled by its own statistics,
+    after that of the default model (its ``predicted`` second-source labels)."""
+    rows = {"one scaler, fitted on brain-mri (default)": accuracy_score(y_other, predicted)}
     for name, scaler in [("each source by its own mean and std", StandardScaler),
                          ("each source by its own median and IQR", RobustScaler)]:
         svm = clone(learned[-1]).fit(scaler().fit_transform(features), y)
@@ -98,16 +96,12 @@ def weighted_union(learned, features, data, groups, other_features, other):
     """Subject-grouped CV on both sources with the second source's rows weighted."""
     X, y, union_groups = union(features, data, groups, other_features, other)
     second = np.arange(len(y)) >= len(features)
-    folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(X, y, union_groups))
     rows = []
     for C in (10.0, 0.3):
         for weight in (1.0, 3.0, 10.0):
-            predicted = np.empty(len(y), dtype=y.dtype)
-            for train, test in folds:
-                model = clone(learned).set_params(classifier__C=C).fit(
-                    X[train], y[train],
-                    classifier__sample_weight=np.where(second[train], weight, 1.0))
-                predicted[test] = model.predict(X[test])
+            predicted = grouped_predictions(
+                clone(learned).set_params(classifier__C=C), X, y, union_groups,
+                params={"classifier__sample_weight": np.where(second, weight, 1.0)})
             rows.append({"C": C, "second-source weight": weight,
                          "union": accuracy_score(y, predicted),
                          "brain-mri rows": accuracy_score(y[~second], predicted[~second]),
@@ -133,7 +127,8 @@ def main(argv=None):
           f"{args.second_source.name} slice):")
     print(nearest_labels(features, y, other_features, y_other, labels).to_string())
     print("\n4. per-source standardisation of the features (default SVM):")
-    print(per_source_scaling(learned, features, y, other_features, y_other).to_string(**format_))
+    print(per_source_scaling(learned, features, y, other_features, y_other, predicted).to_string(
+        **format_))
     print("\n5. both sources in training, subject-grouped 5-fold CV, second source weighted:")
     print(weighted_union(learned, features, data, groups, other_features, other).to_string(
         index=False, **format_))

@@ -34,7 +34,6 @@ import time
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, recall_score
-from sklearn.model_selection import StratifiedGroupKFold
 
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
@@ -42,7 +41,7 @@ from braintumor_features.features import FeatureCache
 from braintumor_features.images import with_masks
 from braintumor_features.pipeline import DEFAULT_FEATURES
 
-from accuracy import two_source_parser
+from accuracy import grouped_predictions, two_source_parser
 
 #: Pipelines compared: their feature families and other parameters.
 VARIANTS = {
@@ -53,22 +52,11 @@ VARIANTS = {
 }
 
 
-def fitted(variant, X, y, groups, n_jobs):
-    """The variant's whole pipeline fitted on ``X``, the patients as the features' groups."""
+def pipeline(variant, n_jobs):
+    """The variant's whole pipeline, unfitted."""
     families, params = variant
-    pipe = make_pipeline(features=list(families), memory=FeatureCache(), n_jobs=n_jobs,
+    return make_pipeline(features=list(families), memory=FeatureCache(), n_jobs=n_jobs,
                          random_state=0).set_params(**params)
-    return pipe.fit(X, y, features__groups=groups)
-
-
-def grouped_predictions(variant, X, y, groups, n_jobs):
-    """Out-of-fold predictions of whole pipelines, StratifiedGroupKFold(5) over ``groups``."""
-    predicted = np.empty(len(y), dtype=y.dtype)
-    folds = StratifiedGroupKFold(5, shuffle=True, random_state=0).split(X, y, groups)
-    for train, test in folds:
-        model = fitted(variant, [X[i] for i in train], y[train], groups[train], n_jobs)
-        predicted[test] = model.predict([X[i] for i in test])
-    return predicted
 
 
 def scores(name, split, y, predicted, labels, seconds):
@@ -93,15 +81,17 @@ def main(argv=None):
     for name in args.only:
         variant = VARIANTS[name]
         start = time.perf_counter()
-        predicted = grouped_predictions(variant, X, y, groups, args.n_jobs)
+        predicted = grouped_predictions(pipeline(variant, args.n_jobs), X, y, groups,
+                                        params={"features__groups": groups})
         rows.append(scores(name, "grouped", y, predicted, labels, time.perf_counter() - start))
         start = time.perf_counter()
-        model = fitted(variant, X, y, groups, args.n_jobs)
+        model = pipeline(variant, args.n_jobs).fit(X, y, features__groups=groups)
         predicted = model.predict(X_other)
         rows.append(scores(name, "cross-source", y_other, predicted, labels,
                            time.perf_counter() - start))
         start = time.perf_counter()
-        predicted = grouped_predictions(variant, both_X, both_y, both_groups, args.n_jobs)
+        predicted = grouped_predictions(pipeline(variant, args.n_jobs), both_X, both_y,
+                                        both_groups, params={"features__groups": both_groups})
         rows.append(scores(name, "both, grouped", both_y, predicted, labels,
                            time.perf_counter() - start))
         print(pd.DataFrame(rows[-3:]).to_string(index=False, float_format="{:.3f}".format),

@@ -248,8 +248,9 @@ class TumourMapFeatures(FeatureExtractor):
     (:class:`~braintumor_features.images.MaskedImage`; see
     :func:`~braintumor_features.images.with_masks` and the ``masks`` of
     :func:`~braintumor_features.datasets.load_folder`) covers at least half
-    of some head cell; other images teach it nothing. Each image's map, of any image, is summarised in
-    ``len(MAP_NAMES)`` features (:func:`map_summary`).
+    of some head cell; other images teach it nothing. The map of any image,
+    outlined or not, is summarised in ``len(MAP_NAMES)`` features
+    (:func:`map_summary`).
 
     This family learns from data, unlike the others. ``fit_transform``
     returns cross-fitted rows, as :class:`sklearn.preprocessing.TargetEncoder`
@@ -327,6 +328,10 @@ class TumourMapFeatures(FeatureExtractor):
 
     def _feature_names(self):
         return [f"tumour_map_{name}" for name in MAP_NAMES]
+
+    def _seed(self):
+        """One seed for a fit: the cells drawn, the folds and the cell classifiers."""
+        return check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
 
     def _cells(self, image):
         return tissue_cells(image, image_head_mask(image), self.grid)
@@ -426,7 +431,7 @@ class TumourMapFeatures(FeatureExtractor):
         self
         """
         self._validate_params()
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = self._seed()
         cells, labels, owner, self.skipped_ = self._training_cells(ImageSequence(X), seed)
         self._fit_final(cells, labels, owner, seed)
         return self
@@ -450,7 +455,7 @@ class TumourMapFeatures(FeatureExtractor):
         """
         self._validate_params()
         images = ImageSequence(X)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = self._seed()
         cells, labels, owner, skipped = self._training_cells(images, seed)
         outlined = np.isin(np.arange(len(images)), owner[labels == 1])
         rows = np.empty((len(images), len(MAP_NAMES)))
