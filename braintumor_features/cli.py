@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from tqdm.auto import tqdm
 
@@ -42,7 +43,8 @@ from .datasets import (
 from .evaluation import EvaluationReport, _split_at_features, evaluate
 from .features import SkippedImagesWarning
 from .persistence import load_model, save_model
-from .pipeline import FEATURE_FAMILIES, make_pipeline
+from .images import with_masks
+from .pipeline import DEFAULT_FEATURES, FEATURE_FAMILIES, make_pipeline
 
 __all__ = ["main", "build_parser"]
 
@@ -220,20 +222,56 @@ def _join_duplicates(paths, groups, n_jobs, console):
     return joined
 
 
-def _cross_validate(back, rows, y, groups, folds, random_state):
+def _cross_validate(estimator, X, y, groups, folds, random_state, params=None):
     n_groups = len(np.unique(groups))
     if folds > n_groups:
         raise CommandError(f"--cv {folds} needs at least {folds} subjects, found {n_groups}")
-    return evaluate(back, rows, y, groups=groups, cv=folds, random_state=random_state)
+    return evaluate(estimator, X, y, groups=groups, cv=folds, random_state=random_state,
+                    params=params)
+
+
+def _pipeline(args, classifier="svm", random_state=None):
+    """``make_pipeline`` with the options of ``_work_options``."""
+    model = make_pipeline(classifier, features=args.features, image_size=args.image_size,
+                          n_jobs=args.n_jobs, random_state=random_state)
+    return model.set_params(clahe="passthrough") if args.no_clahe else model
+
+
+def _learning_families(extractor):
+    return [name for name, family in extractor.families
+            if family.__sklearn_tags__().requires_fit]
+
+
+def _outlined_rows(front, data, learning, args, console):
+    """Rows of every image, those of the families that learn from outlines cross-fitted
+    (:meth:`~braintumor_features.features.ImageFeatures.fit_transform`); the images with
+    their outlines."""
+    outlined = sum(mask is not None for mask in data.masks)
+    if not outlined:
+        raise CommandError(
+            f"{_where(args.data_dir)}: --features {','.join(learning)} learns from tumour "
+            "outlines and no image has one; give them in metadata.csv's tumor_border column "
+            "(see the user guide's data page)")
+    console.note(f"{','.join(learning)}: learning from the outlines of {outlined} images, "
+                 "rows cross-fitted over the subjects")
+    items = with_masks(data.paths, data.masks)
+    extractor = front.steps[-1][1]
+    with _skipping(extractor):
+        rows = front.fit_transform(items, features__groups=data.groups)
+    return rows, list(extractor.skipped_), items
 
 
 def _train(args, console):
     data = _load_data(args.data_dir, console, min_classes=2)
-    model = make_pipeline(args.classifier, features=args.features, image_size=args.image_size,
-                          n_jobs=args.n_jobs, random_state=args.random_state)
+    model = _pipeline(args, args.classifier, random_state=args.random_state)
     front, back = _split(model, "make_pipeline")
-    front.fit(data.paths)
-    rows, skipped = extract_features(front, data.paths, console)
+    learning = _learning_families(front.steps[-1][1])
+    if learning:
+        rows, skipped, items = _outlined_rows(front, data, learning, args, console)
+    else:
+        front.fit(data.paths)
+        rows, skipped = extract_features(front, data.paths, console)
+        items = data.paths
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
     rows, y, groups = rows[good], data.target[good], data.groups[good]
@@ -249,7 +287,13 @@ def _train(args, console):
     if args.cv:
         paths = [path for path, ok in zip(data.paths, good) if ok]
         joined = _join_duplicates(paths, groups, args.n_jobs, console)
-        report = _cross_validate(back, rows, y, joined, args.cv, args.random_state)
+        if learning:  # the whole pipeline in each fold: the outlines' lessons stay inside it
+            console.note(f"cross-validation refits {','.join(learning)} in each fold")
+            kept = [item for item, ok in zip(items, good) if ok]
+            report = _cross_validate(clone(model), kept, y, joined, args.cv, args.random_state,
+                                     params={"features__groups": joined})
+        else:
+            report = _cross_validate(back, rows, y, joined, args.cv, args.random_state)
         _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
                               f"({len(y)} images, {training['n_subjects']} subjects{sources}):")
         training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
@@ -386,8 +430,7 @@ def _write_table(table, path):
 def _extract(args, console):
     _table_format(args.output)  # a wrong name fails before any work
     data = _load_data(args.data_dir, console, min_classes=1)
-    front, _ = _split(make_pipeline(features=args.features, image_size=args.image_size,
-                                    n_jobs=args.n_jobs), "make_pipeline")
+    front, _ = _split(_pipeline(args), "make_pipeline")
     front.fit(data.paths)
     rows, skipped = extract_features(front, data.paths, console)
     _report_skipped(skipped, len(rows), console)
@@ -454,30 +497,49 @@ def _model_options():
 #: tumour outlines and patients) are trained from Python.
 _STATELESS_FAMILIES = [name for name, family in FEATURE_FAMILIES.items()
                        if not family().__sklearn_tags__().requires_fit]
+_LEARNING_FAMILIES = [name for name in FEATURE_FAMILIES if name not in _STATELESS_FAMILIES]
+
+
+def _family_names(text, allowed, refusal):
+    """``--features``: "default", or family names, comma-separated ("default" among them
+    stands for the default recipe's families)."""
+    if text == "default":
+        return text
+    names = []
+    for name in (name.strip() for name in text.split(",")):
+        names += list(DEFAULT_FEATURES) if name == "default" else [name]
+    refused = [name for name in names if name in FEATURE_FAMILIES and name not in allowed]
+    if refused:
+        raise argparse.ArgumentTypeError(f"{', '.join(refused)} {refusal}")
+    return list(dict.fromkeys(names))
 
 
 def _families(text):
-    if text == "default":
-        return text
-    names = [name.strip() for name in text.split(",")]
-    learning = [name for name in names if name in FEATURE_FAMILIES
-                and name not in _STATELESS_FAMILIES]
-    if learning:
-        raise argparse.ArgumentTypeError(
-            f"{', '.join(learning)} learns from tumour outlines: train it from Python "
-            "(make_pipeline, with_masks and features__groups; see the user guide's feature "
-            f"families); the command line takes {','.join(_STATELESS_FAMILIES)}")
-    return names
+    return _family_names(
+        text, _STATELESS_FAMILIES,
+        "learns from tumour outlines: train a model with it (`braintumor train`); this command "
+        f"takes {','.join(_STATELESS_FAMILIES)}")
 
 
-def _work_options(parser):
-    parser.add_argument("--features", type=_families, default="default", metavar="NAMES",
-                        help=f"feature families, comma-separated ({','.join(_STATELESS_FAMILIES)});"
-                             " default: the library's default recipe")
+def _training_families(text):
+    return _family_names(text, FEATURE_FAMILIES, "")
+
+
+def _work_options(parser, learning=False):
+    names = ",".join(_STATELESS_FAMILIES + (_LEARNING_FAMILIES if learning else []))
+    outlines = (f"; {','.join(_LEARNING_FAMILIES)} learns from the tumour outlines of "
+                "metadata.csv's tumor_border column" if learning else "")
+    parser.add_argument("--features", type=_training_families if learning else _families,
+                        default="default", metavar="NAMES",
+                        help=f"feature families, comma-separated ({names}; 'default' for the "
+                             f"default recipe's, alone or among others){outlines}")
     parser.add_argument("--image-size", type=int, default=256, metavar="N",
                         help="side of the square image the features are computed on (default 256)")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
                         help="parallel workers for feature extraction (-1: all cores)")
+    parser.add_argument("--no-clahe", action="store_true",
+                        help="leave out the CLAHE contrast step (better with tumour_map)"
+                        if learning else "leave out the CLAHE contrast step")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -514,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--output", required=True,
                        help="model file to write: .joblib, or .skops for sharing safely")
     train.add_argument("--classifier", choices=["svm", "rf"], default="svm")
-    _work_options(train)
+    _work_options(train, learning=True)
     train.add_argument("--cv", type=int, default=None, metavar="K",
                        help="also print a subject-grouped K-fold cross-validation summary")
     train.add_argument("--random-state", type=int, default=0)

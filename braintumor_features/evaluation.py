@@ -47,6 +47,7 @@ from sklearn.model_selection import (
 )
 from sklearn.utils import _safe_indexing
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_method_params
 
 from .datasets import shared_duplicates
 from .features._extraction import FeatureExtractor
@@ -109,8 +110,8 @@ def _scores(estimator, X):
     return None
 
 
-def _fit_predict(pipeline, X_train, y_train, X_test, classes):
-    model = clone(pipeline).fit(X_train, y_train)
+def _fit_predict(pipeline, X_train, y_train, X_test, classes, params=None):
+    model = clone(pipeline).fit(X_train, y_train, **(params or {}))
     predicted = model.predict(X_test)
     scores = _scores(model, X_test)
     full = None
@@ -120,9 +121,9 @@ def _fit_predict(pipeline, X_train, y_train, X_test, classes):
     return predicted, full
 
 
-def _fit_fold(pipeline, X, y, train, test, classes):
+def _fit_fold(pipeline, X, y, train, test, classes, params):
     return _fit_predict(pipeline, _safe_indexing(X, train), y[train], _safe_indexing(X, test),
-                        classes)
+                        classes, _check_method_params(X, params or {}, indices=train))
 
 
 #: Splitters that keep each group on one side of every split.
@@ -144,7 +145,7 @@ def _default_cv(cv, groups, random_state):
 
 
 def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=None,
-             random_state=0) -> EvaluationReport:
+             random_state=0, params=None) -> EvaluationReport:
     """Cross-validate a classifier and report the usual metrics.
 
     Parameters
@@ -173,6 +174,12 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
         Folds fitted in parallel.
     random_state : int or None, default=0
         Shuffling of the default splitters.
+    params : dict, default=None
+        Parameters of each fold's ``fit``, as
+        :func:`~sklearn.model_selection.cross_validate` takes them: values
+        with one entry per image are cut to the fold's training images. A
+        pipeline with a family that learns from outlines takes its
+        patients this way: ``params={"features__groups": groups}``.
 
     Returns
     -------
@@ -219,7 +226,7 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
                     stacklevel=2,
                 )
     results = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_fold)(pipeline, X, y, train, test, classes) for train, test in splits
+        delayed(_fit_fold)(pipeline, X, y, train, test, classes, params) for train, test in splits
     )
     n = len(y)
     y_pred = np.empty(n, dtype=y.dtype)

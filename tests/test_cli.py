@@ -91,8 +91,8 @@ def test_progress_bar_shows_every_step_however_fast():
     (["train", "some_dir"], "braintumor train: error: the following arguments are required: -o"),
     (["classify"], "braintumor: error: argument COMMAND: invalid choice: 'classify'"),
     (["train", "d", "-o", "m.joblib", "--cv", "five"], "argument --cv: invalid int value"),
-    (["train", "d", "-o", "m.joblib", "--features", "glcm,tumour_map"],
-     "argument --features: tumour_map learns from tumour outlines: train it from Python"),
+    (["extract", "d", "-o", "f.csv", "--features", "glcm,tumour_map"],
+     "argument --features: tumour_map learns from tumour outlines: train a model with it"),
 ])
 def test_usage_errors_are_one_line_with_exit_code_2(argv, said, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -175,6 +175,63 @@ def test_extract_parquet(tree, tmp_path, capsys):
     out_file = tmp_path / "features.parquet"
     assert _run(capsys, "extract", tree, "-o", out_file, *FAST)[0] == 0
     assert len(pd.read_parquet(out_file)) == 48
+
+
+@pytest.fixture(scope="module")
+def outlined_tree(tmp_path_factory):
+    """48 demo slices of 64 x 64 pixels, 2 per subject, with a metadata.csv whose
+    tumor_border column outlines each tumour (the demo's masks, traced)."""
+    root = tmp_path_factory.mktemp("outlined") / "data"
+    demo = make_demo(n_samples=48, image_size=64, random_state=2)
+    records = []
+    for i, (image, label, subject, mask) in enumerate(
+            zip(demo.images, demo.target, demo.groups, demo.masks)):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / label / f"{i:02d}.png"), image)
+        border = ""
+        if mask is not None:
+            contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                           cv2.CHAIN_APPROX_NONE)
+            border = json.dumps(max(contours, key=len)[:, 0].tolist())
+        records.append({"file": f"{label}/{i:02d}.png", "label": label, "subject": subject,
+                        "tumor_border": border})
+    pd.DataFrame(records).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def test_train_learns_the_tumour_map_from_outlines(outlined_tree, tmp_path, capsys):
+    path = tmp_path / "m.joblib"
+    code, out, err = _run(capsys, "train", outlined_tree, "-o", path, "--features",
+                          "intensity,tumour_map", "--image-size", "64", "--classifier", "rf",
+                          "--cv", "2", "--no-clahe")
+    assert code == 0, err
+    outlined = (pd.read_csv(outlined_tree / "metadata.csv")["tumor_border"].notna()).sum()
+    assert f"tumour_map: learning from the outlines of {outlined} images" in err
+    assert "cross-validation refits tumour_map in each fold" in err
+    assert "subject-grouped 2-fold cross-validation (48 images, 24 subjects)" in out
+    model = load_model(path)
+    assert model.named_steps["clahe"] == "passthrough"
+    tumour_map = dict(model.named_steps["features"].families_)["tumour_map"]
+    assert 0 < tumour_map.n_training_images_ <= outlined
+    images = sorted(str(file) for file in outlined_tree.glob("*/*.png"))
+    assert model.predict_proba(images).shape == (48, 4)
+    # predict reads images without outlines, as new images come
+    assert _run(capsys, "predict", path, outlined_tree / "glioma", "--format", "csv")[0] == 0
+
+
+def test_train_with_the_tumour_map_needs_outlines(tree, tmp_path, capsys):
+    code, _, err = _run(capsys, "train", tree, "-o", tmp_path / "m.joblib", "--features",
+                        "intensity,tumour_map", "--image-size", "32")
+    error = err.strip().splitlines()[-1]  # after the note on the data read
+    assert code == 1
+    assert f"{tree}: --features tumour_map learns from tumour outlines and no image has one" in error
+    assert "tumor_border" in error
+
+
+def test_default_among_the_families_stands_for_the_default_recipe():
+    args = build_parser().parse_args(["train", "d", "-o", "m.joblib", "--features",
+                                      "default,region"])
+    assert args.features == ["glcm", "lbp", "intensity", "region"]
 
 
 @pytest.fixture(scope="module")

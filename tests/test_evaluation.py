@@ -36,6 +36,18 @@ def test_matches_cross_val_predict_and_keeps_groups_apart(data):
         assert len(tested) * 3 == (report.fold == number).sum()  # whole groups per fold
 
 
+def test_fit_params_are_cut_to_each_folds_training_images(data):
+    X, y, groups = data
+    weight = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    model = LogisticRegression(max_iter=500)
+    report = evaluate(model, X, y, groups=groups, random_state=1, params={"sample_weight": weight})
+    cv = StratifiedGroupKFold(5, shuffle=True, random_state=1)
+    expected = cross_val_predict(model, X, y, groups=groups, cv=cv, params={"sample_weight": weight})
+    assert (report.y_pred == expected).all()
+    unweighted = evaluate(model, X, y, groups=groups, random_state=1).y_pred
+    assert (report.y_pred != unweighted).any()  # the weights reached the fits
+
+
 def test_per_class_table_and_folds(data):
     X, y, groups = data
     report = evaluate(LogisticRegression(max_iter=500), X, y, groups=groups)
