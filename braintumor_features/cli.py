@@ -493,8 +493,8 @@ def _model_options():
     return parser
 
 
-#: Families the command line computes: those that learn from data (TumourMapFeatures, from
-#: tumour outlines and patients) are trained from Python.
+#: Families computed without training; the others learn from data (TumourMapFeatures, from
+#: tumour outlines and patients) and only ``train`` takes them.
 _STATELESS_FAMILIES = [name for name, family in FEATURE_FAMILIES.items()
                        if not family().__sklearn_tags__().requires_fit]
 _LEARNING_FAMILIES = [name for name in FEATURE_FAMILIES if name not in _STATELESS_FAMILIES]
