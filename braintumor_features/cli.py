@@ -500,7 +500,7 @@ _STATELESS_FAMILIES = [name for name, family in FEATURE_FAMILIES.items()
 _LEARNING_FAMILIES = [name for name in FEATURE_FAMILIES if name not in _STATELESS_FAMILIES]
 
 
-def _family_names(text, allowed, refusal):
+def _training_families(text):
     """``--features``: "default", or family names, comma-separated ("default" among them
     stands for the default recipe's families)."""
     if text == "default":
@@ -508,21 +508,18 @@ def _family_names(text, allowed, refusal):
     names = []
     for name in (name.strip() for name in text.split(",")):
         names += list(DEFAULT_FEATURES) if name == "default" else [name]
-    refused = [name for name in names if name in FEATURE_FAMILIES and name not in allowed]
-    if refused:
-        raise argparse.ArgumentTypeError(f"{', '.join(refused)} {refusal}")
     return list(dict.fromkeys(names))
 
 
 def _families(text):
-    return _family_names(
-        text, _STATELESS_FAMILIES,
-        "learns from tumour outlines: train a model with it (`braintumor train`); this command "
-        f"takes {','.join(_STATELESS_FAMILIES)}")
-
-
-def _training_families(text):
-    return _family_names(text, FEATURE_FAMILIES, "")
+    """``--features`` of the commands that do not train: no family that learns."""
+    names = _training_families(text)
+    refused = [name for name in names if name in _LEARNING_FAMILIES] if names != "default" else []
+    if refused:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(refused)} learns from tumour outlines: train a model with it "
+            f"(`braintumor train`); this command takes {','.join(_STATELESS_FAMILIES)}")
+    return names
 
 
 def _work_options(parser, learning=False):
