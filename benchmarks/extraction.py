@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits
 from braintumor_features import LBPFeatures, RegionFeatures, make_pipeline
 from braintumor_features.datasets import load_folder
 from braintumor_features.io import read_image
-from braintumor_features.features._extraction import _current_image, _sharing
+from braintumor_features._parallel import _current_image, _sharing
 from braintumor_features.features.glcm import quantize
 from braintumor_features.preprocessing import head_mask, to_uint8
 

@@ -35,7 +35,7 @@ from braintumor_features import make_pipeline
 from braintumor_features.datasets import find_duplicates, load_folder, merge_duplicate_groups
 from braintumor_features.pipeline import DEFAULT_FEATURES, default_features
 from braintumor_features.preprocessing import Denoise
-from braintumor_features.standardization import HistogramStandardizer
+from braintumor_features.preprocessing import HistogramStandardizer
 
 from accuracy import grouped_predictions, two_source_parser, union
 

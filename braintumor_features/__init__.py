@@ -4,6 +4,7 @@ Preprocessing steps and feature families are scikit-learn transformers;
 :func:`make_pipeline` assembles them with an SVM or a random forest.
 """
 
+from ._version import __version__
 from .features import (
     GLCMFeatures,
     HOGFeatures,
@@ -11,16 +12,21 @@ from .features import (
     IntensityFeatures,
     LBPFeatures,
     RegionFeatures,
-    TumourMapFeatures,
+    TumorMapFeatures,
 )
 from .images import ImageSequence, MaskedImage, Outline, with_masks
 from .io import ImageReadError, read_image, read_images
 from .persistence import load_model, save_model
 from .pipeline import make_pipeline
-from .preprocessing import CLAHE, CropHead, Denoise, Grayscale, NormalizeIntensity, Resize
-from .standardization import HistogramStandardizer
-
-__version__ = "0.1.0"
+from .preprocessing import (
+    CLAHE,
+    CropHead,
+    Denoise,
+    Grayscale,
+    HistogramStandardizer,
+    NormalizeIntensity,
+    Resize,
+)
 
 __all__ = [
     "CLAHE",
@@ -40,11 +46,12 @@ __all__ = [
     "Outline",
     "RegionFeatures",
     "Resize",
-    "TumourMapFeatures",
+    "TumorMapFeatures",
     "load_model",
     "make_pipeline",
     "read_image",
     "read_images",
     "save_model",
     "with_masks",
+    "__version__",
 ]

@@ -13,7 +13,11 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import _libsvm
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import _ovr_decision_function
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._parameters import ParameterNamesOnce
 

@@ -11,45 +11,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = [
-    "ImageReadError", "LargeImageWarning", "image_size", "read_image", "read_images", "to_gray",
-]
+from .exceptions import ImageReadError, LargeImageWarning, SkippedImagesWarning
+
+__all__ = ["MAX_PIXELS", "read_image", "read_images", "image_size", "to_gray"]
 
 #: Largest number of pixels decoded. The size is read from the file header
 #: before decoding: a larger JPEG is decoded at a reduced scale (1/2, 1/4 or
 #: 1/8, with a :class:`LargeImageWarning`), any other larger file is refused,
 #: so a huge file cannot exhaust memory.
 MAX_PIXELS = 64_000_000
-
-
-class ImageReadError(ValueError):
-    """An image file could not be read; the message names the file and the reason.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from braintumor_features import ImageReadError, read_image
-    >>> path = os.path.join(tempfile.mkdtemp(), "missing.png")
-    >>> try:
-    ...     read_image(path)
-    ... except ImageReadError as error:
-    ...     print("missing.png" in str(error))
-    True
-    """
-
-
-class LargeImageWarning(UserWarning):
-    """A JPEG larger than ``MAX_PIXELS`` was decoded at a reduced scale.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from braintumor_features.io import LargeImageWarning
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("error", LargeImageWarning)  # refuse downscaled images
-    ...     issubclass(LargeImageWarning, UserWarning)
-    True
-    """
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -154,8 +124,6 @@ def read_images(paths, *, on_error="raise") -> tuple[list, list]:
             images.append(None)
             skipped.append({"index": index, "image": str(path), "reason": str(exc)})
     if skipped:
-        from .features import SkippedImagesWarning  # imported here: features imports this module
-
         listed = "; ".join(f"{entry['reason']}" for entry in skipped[:5])
         warnings.warn(f"skipped {len(skipped)} of {len(images)} images: {listed}",
                       SkippedImagesWarning, stacklevel=2)

@@ -53,68 +53,23 @@ import joblib
 import numpy as np
 import sklearn
 
-__all__ = [
-    "ModelFileError",
-    "ModelVersionWarning",
-    "UntrustedModelError",
-    "load_model",
-    "model_metadata",
-    "save_model",
-]
+from ._version import __version__
+from .exceptions import ModelFileError, ModelVersionWarning, UntrustedModelError
+from .features import FeatureExtractor
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "model_metadata", "save_model", "load_model"]
 
 FORMAT = "braintumor-features model"
+
+
 FORMAT_VERSION = 1
+
 
 #: Packages whose classes a ``.skops`` file may contain without being named in ``trusted``.
 _TRUSTED_PACKAGES = ("braintumor_features", "sklearn")
 
 
-class ModelFileError(ValueError):
-    """A file is not a model this library can load; the message names it.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from braintumor_features.persistence import ModelFileError, load_model
-    >>> try:
-    ...     load_model(os.path.join(tempfile.mkdtemp(), "none.joblib"))
-    ... except ModelFileError as error:
-    ...     print("none.joblib" in str(error))
-    True
-    """
-
-
-class UntrustedModelError(ModelFileError):
-    """A ``.skops`` file contains types that were not declared trusted.
-
-    The message lists the types; pass them as ``load_model(path,
-    trusted=[...])`` only if you trust where the file comes from.
-
-    Examples
-    --------
-    >>> from braintumor_features.persistence import ModelFileError, UntrustedModelError
-    >>> issubclass(UntrustedModelError, ModelFileError)
-    True
-    """
-
-
-class ModelVersionWarning(UserWarning):
-    """A model was saved with other versions of the library, scikit-learn or NumPy.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from braintumor_features.persistence import ModelVersionWarning
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("error", ModelVersionWarning)  # refuse such models
-    ...     issubclass(ModelVersionWarning, UserWarning)
-    True
-    """
-
-
 def _versions() -> dict:
-    from . import __version__
-
     return {
         "braintumor-features": __version__,
         "scikit-learn": sklearn.__version__,
@@ -124,8 +79,6 @@ def _versions() -> dict:
 
 
 def _feature_names(model):
-    from .features import FeatureExtractor
-
     steps = getattr(model, "steps", [])
     for _, step in reversed(steps):
         if isinstance(step, FeatureExtractor):
@@ -225,7 +178,8 @@ def _skops():
 
 
 def _is_library_class(name: str) -> bool:
-    """Whether ``module.Class`` names a class defined in scikit-learn or this library."""
+    """Whether ``module.Class`` names a class of scikit-learn or this library (defined
+    there or re-exported by one of their public modules, as ``preprocessing.CLAHE``)."""
     module_name, _, attribute = name.rpartition(".")
     if module_name.split(".")[0] not in _TRUSTED_PACKAGES:
         return False
@@ -233,7 +187,7 @@ def _is_library_class(name: str) -> bool:
         obj = getattr(importlib.import_module(module_name), attribute, None)
     except ImportError:
         return False
-    return isinstance(obj, type) and obj.__module__ == module_name
+    return isinstance(obj, type) and obj.__module__.split(".")[0] in _TRUSTED_PACKAGES
 
 
 def _load_skops(path: Path, trusted):

@@ -9,15 +9,15 @@ from sklearn.preprocessing import StandardScaler
 
 from .classifiers import SVMClassifier
 from .features import (
+    FeatureExtractor,
     GLCMFeatures,
     HOGFeatures,
     ImageFeatures,
     IntensityFeatures,
     LBPFeatures,
     RegionFeatures,
-    TumourMapFeatures,
+    TumorMapFeatures,
 )
-from .features._extraction import FeatureExtractor
 from .preprocessing import CLAHE, CropHead, Grayscale, NormalizeIntensity, Resize
 
 __all__ = ["make_pipeline", "default_features", "FEATURE_FAMILIES"]
@@ -29,7 +29,7 @@ FEATURE_FAMILIES = {
     "intensity": IntensityFeatures,
     "region": RegionFeatures,
     "hog": HOGFeatures,
-    "tumour_map": TumourMapFeatures,
+    "tumor_map": TumorMapFeatures,
 }
 
 #: Parameters that differ from a family's own defaults when it is chosen by
@@ -54,7 +54,7 @@ def default_features(names=DEFAULT_FEATURES, random_state=None) -> list:
     names : sequence of str, default=("glcm", "lbp", "intensity")
         Keys of ``FEATURE_FAMILIES``; parameters from ``RECIPE_PARAMETERS``.
     random_state : int or None, default=None
-        Seed of the families that draw random numbers (``tumour_map``).
+        Seed of the families that draw random numbers (``tumor_map``).
 
     Returns
     -------
@@ -139,7 +139,7 @@ def make_pipeline(
     features : "default", str or list, default="default"
         ``"default"`` is ``("glcm", "lbp", "intensity")``. Feature families by
         name (``"glcm"``, ``"lbp"``, ``"intensity"``, ``"region"``, ``"hog"``,
-        ``"tumour_map"``, with ``RECIPE_PARAMETERS``) and/or
+        ``"tumor_map"``, with ``RECIPE_PARAMETERS``) and/or
         ``(name, FeatureExtractor)`` pairs.
     image_size : int, default=256
         Side of the square canonical image.
@@ -150,14 +150,14 @@ def make_pipeline(
         image's content, the preprocessing and the feature parameters, so
         that a grid search over the classifier's parameters, or a refit,
         extracts each image once (the rows of a family that learns, such as
-        ``tumour_map``, are computed at every fit): ``True`` keeps rows in memory, a directory
+        ``tumor_map``, are computed at every fit): ``True`` keeps rows in memory, a directory
         or :class:`joblib.Memory` on disk (shared by worker processes and
         sessions). Passed to the ``features`` step as ``cache`` (see
         :class:`~braintumor_features.features.FeatureCache`); the fitted
         steps themselves are cheap and not cached.
     random_state : int or None, default=None
         Seed of the classifier and of the families named in ``features``
-        that draw random numbers (``tumour_map``).
+        that draw random numbers (``tumor_map``).
 
     Returns
     -------

@@ -30,7 +30,7 @@ X = with_masks([image for image, keep in zip(demo.images, has_tumour) if keep],
 y, groups = demo.target[has_tumour], demo.groups[has_tumour]
 
 whole_head = make_pipeline("svm", features=["glcm", "intensity"], image_size=64, random_state=0)
-tumour_region = make_pipeline(
+tumor_region = make_pipeline(
     "svm",
     features=[
         ("glcm", GLCMFeatures(distances=[1], levels=16, region="mask")),
@@ -40,6 +40,6 @@ tumour_region = make_pipeline(
     image_size=64,
     random_state=0,
 )
-for name, pipe in [("whole head", whole_head), ("tumour region", tumour_region)]:
+for name, pipe in [("whole head", whole_head), ("tumour region", tumor_region)]:
     report = evaluate(pipe, X, y, groups=groups, cv=3)
     print(f"{name:14s} balanced accuracy {report.balanced_accuracy:.3f}")

@@ -19,7 +19,7 @@ from braintumor_features import (
     NormalizeIntensity,
     RegionFeatures,
     Resize,
-    TumourMapFeatures,
+    TumorMapFeatures,
 )
 from braintumor_features.classifiers import SVMClassifier
 
@@ -52,9 +52,9 @@ FEATURES = [
     RegionFeatures(regions="both", asymmetry=False),
     ImageFeatures([("glcm", GLCMFeatures(distances=[1], levels=8)), ("lbp", LBPFeatures(radii=[1]))]),
     ImageFeatures([("lbp", LBPFeatures(radii=[1]))], cache=True),
-    TumourMapFeatures(grid=16, max_iter=10, cv=3, random_state=0),
+    TumorMapFeatures(grid=16, max_iter=10, cv=3, random_state=0),
     ImageFeatures([("glcm", GLCMFeatures(distances=[1], levels=8)),
-                   ("tumour_map", TumourMapFeatures(grid=16, max_iter=10, cv=3, random_state=0))]),
+                   ("tumor_map", TumorMapFeatures(grid=16, max_iter=10, cv=3, random_state=0))]),
 ]
 
 CLASSIFIERS = [SVMClassifier(random_state=0)]

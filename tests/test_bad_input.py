@@ -13,7 +13,8 @@ import pytest
 from braintumor_features import ImageReadError, make_pipeline, read_image
 from braintumor_features import io as bt_io
 from braintumor_features.cli import main
-from braintumor_features.features import FeatureExtractor, IntensityFeatures, SkippedImagesWarning
+from braintumor_features.exceptions import SkippedImagesWarning
+from braintumor_features.features import FeatureExtractor, IntensityFeatures
 from braintumor_features.io import LargeImageWarning, image_size, read_images
 
 

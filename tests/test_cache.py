@@ -13,8 +13,8 @@ from sklearn.svm import SVC
 
 from braintumor_features import make_pipeline
 from braintumor_features.features import FeatureCache, GLCMFeatures, ImageFeatures
-from braintumor_features.features._cache import parameters_digest
-from braintumor_features.features._extraction import FeatureExtractor
+from braintumor_features._cache import parameters_digest
+from braintumor_features.features import FeatureExtractor
 from braintumor_features.images import MaskedImage
 from braintumor_features.preprocessing import Denoise, Resize
 
@@ -157,7 +157,7 @@ def test_different_parameter_values_never_share_a_key(rng):
     """Containers keep their kind, keys their type, an estimator its fitted state."""
     from sklearn.preprocessing import StandardScaler
 
-    from braintumor_features.features._cache import _canonical
+    from braintumor_features._cache import _canonical
 
     values = [{"a": 1}, [("a", 1)], {1: 2}, {"1": 2}, (1, 2), [1, 2], 1.0, np.float64(1.0), 1,
               StandardScaler(), StandardScaler().fit(rng.normal(size=(5, 2))),

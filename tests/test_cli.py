@@ -91,8 +91,8 @@ def test_progress_bar_shows_every_step_however_fast():
     (["train", "some_dir"], "braintumor train: error: the following arguments are required: -o"),
     (["classify"], "braintumor: error: argument COMMAND: invalid choice: 'classify'"),
     (["train", "d", "-o", "m.joblib", "--cv", "five"], "argument --cv: invalid int value"),
-    (["extract", "d", "-o", "f.csv", "--features", "glcm,tumour_map"],
-     "argument --features: tumour_map learns from tumour outlines: train a model with it"),
+    (["extract", "d", "-o", "f.csv", "--features", "glcm,tumor_map"],
+     "argument --features: tumor_map learns from tumour outlines: train a model with it"),
 ])
 def test_usage_errors_are_one_line_with_exit_code_2(argv, said, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -199,32 +199,32 @@ def outlined_tree(tmp_path_factory):
     return root
 
 
-def test_train_learns_the_tumour_map_from_outlines(outlined_tree, tmp_path, capsys):
+def test_train_learns_the_tumor_map_from_outlines(outlined_tree, tmp_path, capsys):
     path = tmp_path / "m.joblib"
     code, out, err = _run(capsys, "train", outlined_tree, "-o", path, "--features",
-                          "intensity,tumour_map", "--image-size", "64", "--classifier", "rf",
+                          "intensity,tumor_map", "--image-size", "64", "--classifier", "rf",
                           "--cv", "2", "--no-clahe")
     assert code == 0, err
     outlined = (pd.read_csv(outlined_tree / "metadata.csv")["tumor_border"].notna()).sum()
-    assert f"tumour_map: learning from the outlines of {outlined} images" in err
-    assert "cross-validation refits tumour_map in each fold" in err
+    assert f"tumor_map: learning from the outlines of {outlined} images" in err
+    assert "cross-validation refits tumor_map in each fold" in err
     assert "subject-grouped 2-fold cross-validation (48 images, 24 subjects)" in out
     model = load_model(path)
     assert model.named_steps["clahe"] == "passthrough"
-    tumour_map = dict(model.named_steps["features"].families_)["tumour_map"]
-    assert 0 < tumour_map.n_training_images_ <= outlined
+    tumor_map = dict(model.named_steps["features"].families_)["tumor_map"]
+    assert 0 < tumor_map.n_training_images_ <= outlined
     images = sorted(str(file) for file in outlined_tree.glob("*/*.png"))
     assert model.predict_proba(images).shape == (48, 4)
     # predict reads images without outlines, as new images come
     assert _run(capsys, "predict", path, outlined_tree / "glioma", "--format", "csv")[0] == 0
 
 
-def test_train_with_the_tumour_map_needs_outlines(tree, tmp_path, capsys):
+def test_train_with_the_tumor_map_needs_outlines(tree, tmp_path, capsys):
     code, _, err = _run(capsys, "train", tree, "-o", tmp_path / "m.joblib", "--features",
-                        "intensity,tumour_map", "--image-size", "32")
+                        "intensity,tumor_map", "--image-size", "32")
     error = err.strip().splitlines()[-1]  # after the note on the data read
     assert code == 1
-    assert f"{tree}: --features tumour_map learns from tumour outlines and no image has one" in error
+    assert f"{tree}: --features tumor_map learns from tumour outlines and no image has one" in error
     assert "tumor_border" in error
 
 
@@ -319,12 +319,12 @@ def test_errors_are_one_line_naming_the_file(tmp_path, capsys, args, message):
 
 
 def test_unexpected_failure_is_one_line_with_a_hint(monkeypatch, tmp_path, capsys):
-    import braintumor_features.cli as cli
+    from braintumor_features.cli import _console
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "load_folders", broken)
+    monkeypatch.setattr(_console, "load_folders", broken)
     code, _, err = _run(capsys, "extract", tmp_path, "-o", tmp_path / "f.csv")
     assert code == 1 and err == "braintumor extract: error: RuntimeError: boom " \
                                 "(run with --verbose for details)\n"

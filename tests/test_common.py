@@ -78,7 +78,7 @@ def test_pickle_round_trip_gives_identical_output(estimator, demo):
 @pytest.mark.parametrize("estimator", PREPROCESSING + FEATURES, ids=ids(PREPROCESSING + FEATURES))
 def test_fit_transform_equals_fit_then_transform(estimator, demo):
     if cross_fitted(estimator):
-        pytest.skip("cross-fitted rows by design: tests/test_tumour_map.py checks them")
+        pytest.skip("cross-fitted rows by design: tests/test_tumor_map.py checks them")
     X = _images(demo)
     _assert_same_output(clone(estimator).fit_transform(X), clone(estimator).fit(X).transform(X))
 

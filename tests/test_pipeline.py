@@ -125,7 +125,8 @@ def test_large_image_gives_finite_features():
 def test_skip_keeps_every_good_image_and_lists_the_bad(tmp_path, demo):
     import cv2
 
-    from braintumor_features.features import IntensityFeatures, SkippedImagesWarning
+    from braintumor_features.exceptions import SkippedImagesWarning
+    from braintumor_features.features import IntensityFeatures
 
     paths = []
     for i, image in enumerate(demo.images[:10]):
@@ -160,7 +161,7 @@ def test_svm_calibrates_small_classes_with_fewer_folds():
 
 def test_extraction_runs_blas_openmp_and_opencv_single_threaded_and_restores_them():
     # Parallelism is over images: while a batch runs, BLAS, OpenMP (scikit-learn's gradient
-    # boosting in TumourMapFeatures) and OpenCV use one thread each, and the caller's
+    # boosting in TumorMapFeatures) and OpenCV use one thread each, and the caller's
     # settings come back afterwards.
     import cv2
     from threadpoolctl import ThreadpoolController

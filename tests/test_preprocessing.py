@@ -29,7 +29,7 @@ def test_head_mask_equals_scipy_labelling_and_hole_filling(rng):
     against scipy.ndimage on smooth random images with several blobs and holes."""
     from scipy import ndimage
 
-    from braintumor_features.preprocessing import _CLOSING
+    from braintumor_features._utils import _CLOSING
 
     for _ in range(50):
         image = (ndimage.gaussian_filter(rng.random((64, 64)), 3) * 765).clip(0, 255)
@@ -62,19 +62,19 @@ def test_head_box_is_the_bounding_box_of_the_head_mask(case):
 
 def test_crop_head_moves_the_mask():
     image = _head()
-    tumour = np.zeros(image.shape, bool)
-    tumour[30:40, 40:50] = True
-    out = CropHead(margin=0).fit_transform([MaskedImage(image, tumour)])[0]
+    tumor = np.zeros(image.shape, bool)
+    tumor[30:40, 40:50] = True
+    out = CropHead(margin=0).fit_transform([MaskedImage(image, tumor)])[0]
     assert out.image.shape == (60, 70)
     assert out.mask.sum() == 100 and out.mask[10:20, 10:20].all()
 
 
 def test_resize_keep_aspect_pads_and_moves_the_mask():
     image = np.full((50, 100), 7, np.uint8)
-    tumour = np.zeros((50, 100), bool)
-    tumour[:, :50] = True
+    tumor = np.zeros((50, 100), bool)
+    tumor[:, :50] = True
     out = Resize(size=40, keep_aspect=True, interpolation="nearest").fit_transform(
-        [MaskedImage(image, tumour)])[0]
+        [MaskedImage(image, tumor)])[0]
     assert out.image.shape == (40, 40)
     assert (out.image[:10] == 0).all() and (out.image[10:30] == 7).all()
     assert out.mask[10:30, :20].all() and not out.mask[10:30, 20:].any()
@@ -236,11 +236,11 @@ def test_head_box_on_a_reduced_copy_of_a_thin_strip():
 
 def test_head_box_locates_the_head_on_a_copy_of_at_most_locate_size(monkeypatch):
     """The reduction really happens: the region search sees the shrunk copy, not the image."""
-    from braintumor_features import preprocessing
+    from braintumor_features import _utils
 
     seen = []
-    search = preprocessing._largest_component
-    monkeypatch.setattr(preprocessing, "_largest_component",
+    search = _utils._largest_component
+    monkeypatch.setattr(_utils, "_largest_component",
                         lambda image: seen.append(image.shape) or search(image))
     image = np.zeros((700, 451), np.uint8)
     image[100:600, 80:400] = 160

@@ -5,15 +5,16 @@ Each family is a scikit-learn transformer with ``get_feature_names_out`` and
 parallel pass.
 """
 
-from ._cache import FeatureCache
-from ._extraction import FeatureExtractor, SkippedImagesWarning
+from .._cache import FeatureCache
+from ..exceptions import SkippedImagesWarning
+from ._base import FeatureExtractor
 from .combined import ImageFeatures
 from .glcm import GLCMFeatures
 from .hog import HOGFeatures
 from .intensity import IntensityFeatures
 from .lbp import LBPFeatures
 from .region import RegionFeatures
-from .tumour_map import TumourMapFeatures
+from .tumor_map import TumorMapFeatures
 
 __all__ = [
     "FeatureCache",
@@ -25,5 +26,5 @@ __all__ = [
     "LBPFeatures",
     "RegionFeatures",
     "SkippedImagesWarning",
-    "TumourMapFeatures",
+    "TumorMapFeatures",
 ]

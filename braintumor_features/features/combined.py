@@ -10,9 +10,9 @@ from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
+from .._cache import FeatureCache
 from ..images import ImageSequence
-from ._cache import FeatureCache
-from ._extraction import FeatureExtractor
+from ._base import FeatureExtractor
 
 __all__ = ["ImageFeatures"]
 
@@ -36,7 +36,7 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         give the same name (one family class used twice), every column is
         prefixed with its family's name (``tumor_glcm__glcm_contrast_d1``).
         A family that learns from data (such as
-        :class:`~braintumor_features.features.TumourMapFeatures`) is fitted
+        :class:`~braintumor_features.features.TumorMapFeatures`) is fitted
         in ``fit``, on a copy kept in ``families_``; ``fit_transform`` gives
         its cross-fitted rows (see that family).
     {extraction parameters}

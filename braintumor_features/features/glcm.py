@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._extraction import REGIONS, FeatureExtractor, region_mask
+from ._base import REGIONS, FeatureExtractor, region_mask
 from ._joint import code_type, joint_counts
 
 __all__ = ["GLCMFeatures", "cooccurrence", "quantize", "haralick"]

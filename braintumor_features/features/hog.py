@@ -19,7 +19,7 @@ import numpy as np
 from skimage.feature import hog
 from sklearn.utils._param_validation import Interval
 
-from ._extraction import FeatureExtractor
+from ._base import FeatureExtractor
 
 __all__ = ["HOGFeatures"]
 

@@ -12,8 +12,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from .._percentiles import linear_percentiles
-from ._extraction import REGIONS, FeatureExtractor, region_mask
+from .._utils import linear_percentiles
+from ._base import REGIONS, FeatureExtractor, region_mask
 from ._grid import cell_histograms, cell_names, check_grid
 from ._joint import code_type
 

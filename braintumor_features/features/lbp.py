@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from ._extraction import REGIONS, FeatureExtractor, region_mask
+from ._base import REGIONS, FeatureExtractor, region_mask
 from ._grid import cell_histograms, cell_names, check_grid
 from ._joint import code_type
 

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from ._extraction import FeatureExtractor, image_head_mask
+from .._parallel import image_head_mask
+from ._base import FeatureExtractor
 
 __all__ = ["RegionFeatures", "shape_descriptors"]
 

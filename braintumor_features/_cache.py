@@ -19,7 +19,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from ..images import MaskedImage, Outline
+from ._version import __version__
+from .images import MaskedImage, Outline
 
 __all__ = ["FeatureCache"]
 
@@ -105,7 +106,6 @@ def _canonical(value):
 
 def parameters_digest(steps, signature) -> str:
     """Digest of a preprocessing chain and an extractor's signature."""
-    from .. import __version__
 
     chain = [(type(step).__module__, type(step).__qualname__, step.get_params(deep=False))
              + _fitted_state(step) for step in steps]
@@ -135,7 +135,7 @@ class FeatureCache:
     Keys are digests of the image's content, its mask, every preprocessing
     step's class, parameters and fitted attributes (of a step that learns,
     such as
-    :class:`~braintumor_features.standardization.HistogramStandardizer`),
+    :class:`~braintumor_features.preprocessing.HistogramStandardizer`),
     the extractor's class and parameters and
     the library version. A file's content digest is remembered for as long
     as its size and modification time are unchanged. In-memory rows stay

@@ -1,4 +1,4 @@
-"""TumourMapFeatures: tissue cells against SciPy and scikit-image, map summaries of known maps,
+"""TumorMapFeatures: tissue cells against SciPy and scikit-image, map summaries of known maps,
 what the cell classifier learns, and its cross-fitting."""
 
 import pickle
@@ -13,8 +13,8 @@ from sklearn.model_selection import GroupKFold
 
 from braintumor_features import make_pipeline
 from braintumor_features.features import FeatureCache, GLCMFeatures, ImageFeatures
-from braintumor_features.features.tumour_map import (
-    MAP_NAMES, TISSUE_NAMES, TumourMapFeatures, map_summary, tissue_cells,
+from braintumor_features.features.tumor_map import (
+    MAP_NAMES, TISSUE_NAMES, TumorMapFeatures, map_summary, tissue_cells,
 )
 from braintumor_features.images import with_masks
 from braintumor_features.pipeline import default_features
@@ -103,7 +103,7 @@ def test_the_map_finds_tumours_it_never_saw(demo):
     from braintumor_features.datasets import make_demo
 
     train = make_demo(80, image_size=64, random_state=1)
-    family = TumourMapFeatures(**FAST).fit(with_masks(train.images, train.masks))
+    family = TumorMapFeatures(**FAST).fit(with_masks(train.images, train.masks))
     assert family.n_training_images_ == 60  # the outlined slices: every tumour
     rows = family.transform(demo.images)
     peak = rows[:, MAP_NAMES.index("p_max")]
@@ -124,32 +124,32 @@ def test_the_map_finds_tumours_it_never_saw(demo):
 
 def test_fit_transform_rows_come_from_classifiers_that_never_saw_their_fold(demo):
     X = with_masks(demo.images, demo.masks)
-    family = TumourMapFeatures(**{**FAST, "cv": GroupKFold(3)})
+    family = TumorMapFeatures(**{**FAST, "cv": GroupKFold(3)})
     rows = family.fit_transform(X, demo.target, groups=demo.groups)
     for train, test in GroupKFold(3).split(X, groups=demo.groups):
-        held_out = TumourMapFeatures(**FAST).fit([X[i] for i in train])
+        held_out = TumorMapFeatures(**FAST).fit([X[i] for i in train])
         np.testing.assert_array_equal(rows[test], held_out.transform([X[i] for i in test]))
     # transform uses the classifier fitted on every image, which has seen them all.
     np.testing.assert_array_equal(family.transform(X),
-                                  TumourMapFeatures(**FAST).fit(X).transform(X))
+                                  TumorMapFeatures(**FAST).fit(X).transform(X))
     assert not np.array_equal(rows, family.transform(X))
 
 
 def test_a_family_that_learns_inside_image_features_and_a_pipeline(demo):
     X = with_masks(demo.images, demo.masks)
-    glcm, tumour_map = GLCMFeatures(distances=[1], levels=8), TumourMapFeatures(**FAST)
-    features = ImageFeatures([("glcm", glcm), ("tumour_map", tumour_map)])
+    glcm, tumor_map = GLCMFeatures(distances=[1], levels=8), TumorMapFeatures(**FAST)
+    features = ImageFeatures([("glcm", glcm), ("tumor_map", tumor_map)])
     assert features.__sklearn_tags__().requires_fit
     rows = features.fit_transform(X, demo.target, groups=demo.groups)
     n_glcm = len(glcm.get_feature_names_out())
     np.testing.assert_array_equal(rows[:, :n_glcm], glcm.transform(X))
     np.testing.assert_array_equal(
-        rows[:, n_glcm:], TumourMapFeatures(**FAST).fit_transform(X, groups=demo.groups))
-    assert not hasattr(tumour_map, "classifier_")  # fitted on a copy, in families_
+        rows[:, n_glcm:], TumorMapFeatures(**FAST).fit_transform(X, groups=demo.groups))
+    assert not hasattr(tumor_map, "classifier_")  # fitted on a copy, in families_
     np.testing.assert_array_equal(
-        features.transform(X)[:, n_glcm:], TumourMapFeatures(**FAST).fit(X).transform(X))
-    pipe = make_pipeline(features=default_features(("glcm", "tumour_map")), image_size=64,
-                         random_state=0).set_params(**{f"features__tumour_map__{k}": v
+        features.transform(X)[:, n_glcm:], TumorMapFeatures(**FAST).fit(X).transform(X))
+    pipe = make_pipeline(features=default_features(("glcm", "tumor_map")), image_size=64,
+                         random_state=0).set_params(**{f"features__tumor_map__{k}": v
                                                        for k, v in FAST.items()})
     pipe.fit(X, demo.target, features__groups=demo.groups)
     assert (pipe.predict(demo.images) == demo.target).mean() > 0.9
@@ -160,10 +160,10 @@ def test_a_cache_never_returns_rows_of_another_fit(demo, monkeypatch):
     cache = FeatureCache()
     cache.clear()
     computed = []
-    original = TumourMapFeatures._features
-    monkeypatch.setattr(TumourMapFeatures, "_features",
+    original = TumorMapFeatures._features
+    monkeypatch.setattr(TumorMapFeatures, "_features",
                         lambda self, image, mask: computed.append(1) or original(self, image, mask))
-    features = ImageFeatures([("tumour_map", TumourMapFeatures(**FAST))], cache=cache)
+    features = ImageFeatures([("tumor_map", TumorMapFeatures(**FAST))], cache=cache)
     first = features.fit(X[:20]).transform(X[20:])
     assert len(computed) == 20
     again = features.fit(X[:20]).transform(X[20:])  # the same fit: read from the cache
@@ -173,7 +173,7 @@ def test_a_cache_never_returns_rows_of_another_fit(demo, monkeypatch):
     np.testing.assert_array_equal(restored.transform(X[20:]), first)
     assert len(computed) == 20
     refitted = features.fit(X[10:30]).transform(X[20:])
-    uncached = ImageFeatures([("tumour_map", TumourMapFeatures(**FAST))]).fit(X[10:30])
+    uncached = ImageFeatures([("tumor_map", TumorMapFeatures(**FAST))]).fit(X[10:30])
     np.testing.assert_array_equal(refitted, uncached.transform(X[20:]))
     assert not np.array_equal(first, refitted)
     cache.clear()
@@ -181,7 +181,7 @@ def test_a_cache_never_returns_rows_of_another_fit(demo, monkeypatch):
 
 def test_without_outlines_the_error_says_what_to_pass(demo):
     with pytest.raises(ValueError, match="with_masks"):
-        TumourMapFeatures(**FAST).fit(demo.images)
+        TumorMapFeatures(**FAST).fit(demo.images)
 
 
 def test_small_blobs_have_bounded_shape():
@@ -208,26 +208,26 @@ def test_small_blobs_have_bounded_shape():
 def test_cross_fitting_errors_name_the_fold_or_the_groups(demo):
     X = with_masks(demo.images, demo.masks)
     with pytest.raises(ValueError, match="cv=3 folds need at least 3 groups"):
-        TumourMapFeatures(**FAST).fit_transform(X, groups=np.repeat(["a", "b"], 20))
+        TumorMapFeatures(**FAST).fit_transform(X, groups=np.repeat(["a", "b"], 20))
     # Every outlined image in one patient: the fold holding it leaves none to learn from.
     groups = np.where([mask is not None for mask in demo.masks], "outlined", demo.groups)
     with pytest.raises(ValueError, match=r"cross-fitting fold 0 \(.*: lower cv\)"):
-        TumourMapFeatures(**FAST).fit_transform(X, groups=groups)
+        TumorMapFeatures(**FAST).fit_transform(X, groups=groups)
 
 
 def test_transform_before_fit_raises_even_when_skipping(demo):
-    for features in (TumourMapFeatures(**FAST, on_error="skip"),
-                     ImageFeatures([("tumour_map", TumourMapFeatures(**FAST))], on_error="skip")):
+    for features in (TumorMapFeatures(**FAST, on_error="skip"),
+                     ImageFeatures([("tumor_map", TumorMapFeatures(**FAST))], on_error="skip")):
         with pytest.raises(NotFittedError):
             features.transform(demo.images[:2])
 
 
-def test_make_pipeline_seeds_the_tumour_map(demo):
+def test_make_pipeline_seeds_the_tumor_map(demo):
     X = with_masks(demo.images, demo.masks)
 
     def rows():
-        pipe = make_pipeline(features=["glcm", "tumour_map"], image_size=64, random_state=3)
-        pipe.set_params(features__tumour_map__grid=16, features__tumour_map__max_iter=10)
+        pipe = make_pipeline(features=["glcm", "tumor_map"], image_size=64, random_state=3)
+        pipe.set_params(features__tumor_map__grid=16, features__tumor_map__max_iter=10)
         assert pipe.named_steps["features"].families[1][1].random_state == 3
         return pipe[:-2].fit_transform(X, features__groups=demo.groups)
 

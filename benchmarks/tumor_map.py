@@ -1,11 +1,11 @@
-"""Does the tumour map family (``TumourMapFeatures``) help the default features? Whole pipelines.
+"""Does the tumour map family (``TumorMapFeatures``) help the default features? Whole pipelines.
 
 Usage::
 
-    python benchmarks/tumour_map.py [--data ../shared/data/brain-mri]
+    python benchmarks/tumor_map.py [--data ../shared/data/brain-mri]
         [--second-source ../shared/data/brain-mri-sartaj] [--n-jobs 2]
 
-Pipelines: ``make_pipeline()``, the same with the ``tumour_map`` family added to
+Pipelines: ``make_pipeline()``, the same with the ``tumor_map`` family added to
 the default families, and that without CLAHE (the map's tissue features are
 measured against the head's own grey values, which CLAHE changes locally); each
 scored as a whole (every fold fits every
@@ -46,8 +46,8 @@ from accuracy import grouped_predictions, two_source_parser
 #: Pipelines compared: their feature families and other parameters.
 VARIANTS = {
     "default": (DEFAULT_FEATURES, {}),
-    "default + tumour_map": (DEFAULT_FEATURES + ("tumour_map",), {}),
-    "default + tumour_map, no CLAHE": (DEFAULT_FEATURES + ("tumour_map",),
+    "default + tumor_map": (DEFAULT_FEATURES + ("tumor_map",), {}),
+    "default + tumor_map, no CLAHE": (DEFAULT_FEATURES + ("tumor_map",),
                                        {"clahe": "passthrough"}),
 }
 

@@ -25,12 +25,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._parallel import extract, image_head_mask
+from .._utils import percentiles_of_counts, to_uint8
 from ..images import ImageSequence
-from ..preprocessing import percentiles_of_counts, to_uint8
-from ._extraction import FeatureExtractor, extract, image_head_mask
+from ._base import FeatureExtractor
 from .lbp import lbp_codes
 
-__all__ = ["TumourMapFeatures", "tissue_cells", "map_summary", "TISSUE_NAMES", "MAP_NAMES"]
+__all__ = ["TumorMapFeatures", "tissue_cells", "map_summary", "TISSUE_NAMES", "MAP_NAMES"]
 
 #: Tissue features of a cell, in column order (sigmas and kernel sizes in pixels).
 TISSUE_NAMES = (
@@ -57,7 +58,7 @@ MAP_NAMES = (
 #: A cell is in the head when at least this fraction of it is ...
 _HEAD_FRACTION = 0.5
 #: ... and in the tumour when at least this fraction is inside the outline.
-_TUMOUR_FRACTION = 0.5
+_TUMOR_FRACTION = 0.5
 
 
 def _smooth(values, head, sigma):
@@ -145,7 +146,7 @@ def tissue_cells(image, head=None, grid=64):
     Examples
     --------
     >>> import numpy as np
-    >>> from braintumor_features.features.tumour_map import TISSUE_NAMES, tissue_cells
+    >>> from braintumor_features.features.tumor_map import TISSUE_NAMES, tissue_cells
     >>> image = np.zeros((64, 64), np.uint8); image[8:56, 8:56] = 100; image[20:30, 12:22] = 220
     >>> cells, head = tissue_cells(image, grid=16)
     >>> cells.shape, float(head[0, 0]), float(head[8, 8])
@@ -187,7 +188,7 @@ def map_summary(probability, head_fraction, cells):
     Examples
     --------
     >>> import numpy as np
-    >>> from braintumor_features.features.tumour_map import MAP_NAMES, map_summary
+    >>> from braintumor_features.features.tumor_map import MAP_NAMES, map_summary
     >>> head = np.ones((16, 16), np.float32)
     >>> probability = np.zeros((16, 16), np.float32); probability[4:8, 4:8] = 0.9
     >>> summary = dict(zip(MAP_NAMES, map_summary(probability, head, np.zeros((16, 16, 22)))))
@@ -239,7 +240,7 @@ def map_summary(probability, head_fraction, cells):
     return np.array(f, dtype=np.float64)
 
 
-class TumourMapFeatures(FeatureExtractor):
+class TumorMapFeatures(FeatureExtractor):
     """Features of a tumour-probability map learned from tumour outlines.
 
     A gradient-boosting classifier of grid cells learns, in ``fit``, tumour
@@ -266,7 +267,7 @@ class TumourMapFeatures(FeatureExtractor):
     ----------
     grid : int, default=64
         Cells a side (4 x 4 pixels on the default 256 x 256 images).
-    tumour_cells, other_cells : int, default=40, 80
+    tumor_cells, other_cells : int, default=40, 80
         Training cells drawn per masked image, at most, inside the tumour
         and elsewhere in the head.
     max_iter : int, default=150
@@ -295,29 +296,29 @@ class TumourMapFeatures(FeatureExtractor):
     Examples
     --------
     >>> from braintumor_features.datasets import make_demo
-    >>> from braintumor_features.features import TumourMapFeatures
+    >>> from braintumor_features.features import TumorMapFeatures
     >>> from braintumor_features.images import with_masks
     >>> demo = make_demo(40, image_size=64, random_state=0)
-    >>> tumour_map = TumourMapFeatures(grid=16, max_iter=20, random_state=0)
-    >>> rows = tumour_map.fit_transform(with_masks(demo.images, demo.masks), demo.target)
-    >>> rows.shape, tumour_map.transform(demo.images[:2]).shape
+    >>> tumor_map = TumorMapFeatures(grid=16, max_iter=20, random_state=0)
+    >>> rows = tumor_map.fit_transform(with_masks(demo.images, demo.masks), demo.target)
+    >>> rows.shape, tumor_map.transform(demo.images[:2]).shape
     ((40, 36), (2, 36))
     """
 
     _parameter_constraints = {
         **FeatureExtractor._parameter_constraints,
         "grid": [Interval(Integral, 4, None, closed="left")],
-        "tumour_cells": [Interval(Integral, 1, None, closed="left")],
+        "tumor_cells": [Interval(Integral, 1, None, closed="left")],
         "other_cells": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split"])],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, grid=64, tumour_cells=40, other_cells=80, max_iter=150, cv=5,
+    def __init__(self, grid=64, tumor_cells=40, other_cells=80, max_iter=150, cv=5,
                  random_state=None, *, n_jobs=None, batch_size=None, on_error="raise"):
         self.grid = grid
-        self.tumour_cells = tumour_cells
+        self.tumor_cells = tumor_cells
         self.other_cells = other_cells
         self.max_iter = max_iter
         self.cv = cv
@@ -327,7 +328,7 @@ class TumourMapFeatures(FeatureExtractor):
         self.on_error = on_error
 
     def _feature_names(self):
-        return [f"tumour_map_{name}" for name in MAP_NAMES]
+        return [f"tumor_map_{name}" for name in MAP_NAMES]
 
     def _seed(self):
         """One seed for a fit: the cells drawn, the folds and the cell classifiers."""
@@ -340,24 +341,24 @@ class TumourMapFeatures(FeatureExtractor):
         """Drawn training cells of one image, as one fixed-length row: per cell its tissue
         features and label (1 tumour, 0 other), NaN where fewer cells were drawn."""
         width = len(TISSUE_NAMES) + 1
-        row = np.full((self.tumour_cells + self.other_cells, width), np.nan)
+        row = np.full((self.tumor_cells + self.other_cells, width), np.nan)
         if mask is None:
             return row.ravel()
         cells, head_fraction = self._cells(image)
-        tumour_fraction = _to_cells(mask, self.grid)
+        tumor_fraction = _to_cells(mask, self.grid)
         in_head = head_fraction >= _HEAD_FRACTION
-        tumour = np.flatnonzero((tumour_fraction >= _TUMOUR_FRACTION) & in_head)
+        tumour = np.flatnonzero((tumor_fraction >= _TUMOR_FRACTION) & in_head)
         if tumour.size == 0:
             return row.ravel()
-        other = np.flatnonzero((tumour_fraction == 0) & in_head)
+        other = np.flatnonzero((tumor_fraction == 0) & in_head)
         # Each image draws with its own seed, from its content: the same cells whatever
         # the order of the images or the number of workers.
         rng = np.random.default_rng([seed, zlib.crc32(np.ascontiguousarray(image).tobytes())])
-        tumour = rng.choice(tumour, min(self.tumour_cells, tumour.size), replace=False)
+        tumour = rng.choice(tumour, min(self.tumor_cells, tumour.size), replace=False)
         other = rng.choice(other, min(self.other_cells, other.size), replace=False)
         flat = cells.reshape(-1, len(TISSUE_NAMES))
         row[:tumour.size, :-1], row[:tumour.size, -1] = flat[tumour], 1
-        start = self.tumour_cells
+        start = self.tumor_cells
         row[start:start + other.size, :-1], row[start:start + other.size, -1] = flat[other], 0
         return row.ravel()
 
@@ -365,11 +366,11 @@ class TumourMapFeatures(FeatureExtractor):
         """The drawn training cells of every image: (features, labels, image of each cell,
         skipped images)."""
         rows, skipped = extract(images, partial(self._training_row, seed=seed),
-                                n_features=(self.tumour_cells + self.other_cells)
+                                n_features=(self.tumor_cells + self.other_cells)
                                 * (len(TISSUE_NAMES) + 1),
                                 n_jobs=self.n_jobs, batch_size=self.batch_size,
                                 on_error=self.on_error)
-        cells = rows.reshape(len(images), self.tumour_cells + self.other_cells, -1)
+        cells = rows.reshape(len(images), self.tumor_cells + self.other_cells, -1)
         drawn = ~np.isnan(cells[..., -1])
         owner = np.nonzero(drawn)[0]
         return (cells[drawn][:, :-1].astype(np.float32), cells[drawn][:, -1].astype(int), owner,

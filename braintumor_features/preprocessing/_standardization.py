@@ -20,12 +20,12 @@ import copy
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .features._extraction import extract
-from .images import ImageSequence
-from .preprocessing import ImageStep, head_mask
+from .._parallel import extract
+from .._utils import head_mask
+from ..images import ImageSequence
+from ._base import ImageStep
 
 __all__ = ["HistogramStandardizer"]
 
@@ -76,7 +76,7 @@ class HistogramStandardizer(ImageStep):
     Examples
     --------
     >>> import numpy as np
-    >>> from braintumor_features.standardization import HistogramStandardizer
+    >>> from braintumor_features.preprocessing import HistogramStandardizer
     >>> rng = np.random.default_rng(0)
     >>> images = [rng.integers(0, 200, (32, 32)).astype(np.uint8) for _ in range(4)]
     >>> step = HistogramStandardizer(percentiles=(1, 50, 99), within_head=False).fit(images)

@@ -1,0 +1,275 @@
+"""The commands: train, evaluate, predict, extract, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+
+from ..datasets import (
+    IMAGE_SUFFIXES,
+    make_demo,
+)
+from ..evaluation import EvaluationReport
+from ..images import with_masks
+from ..persistence import load_model, save_model
+from ..pipeline import make_pipeline
+from ._console import (
+    CommandError,
+    _check_classes,
+    _counts,
+    _cross_validate,
+    _exit_code,
+    _good_rows,
+    _join_duplicates,
+    _listing,
+    _load_data,
+    _print_report,
+    _reason,
+    _report_skipped,
+    _skipping,
+    _split,
+    _where,
+    extract_features,
+)
+
+__all__ = []
+
+
+def _pipeline(args, classifier="svm", random_state=None):
+    """``make_pipeline`` with the options of ``_work_options``."""
+    model = make_pipeline(classifier, features=args.features, image_size=args.image_size,
+                          n_jobs=args.n_jobs, random_state=random_state)
+    return model.set_params(clahe="passthrough") if args.no_clahe else model
+
+
+def _learning_families(extractor):
+    return [name for name, family in extractor.families
+            if family.__sklearn_tags__().requires_fit]
+
+
+def _outlined_rows(front, data, learning, args, console):
+    """Rows of every image, those of the families that learn from outlines cross-fitted
+    (:meth:`~braintumor_features.features.ImageFeatures.fit_transform`); the images with
+    their outlines."""
+    outlined = sum(mask is not None for mask in data.masks)
+    if not outlined:
+        raise CommandError(
+            f"{_where(args.data_dir)}: --features {','.join(learning)} learns from tumour "
+            "outlines and no image has one; give them in metadata.csv's tumor_border column "
+            "(see the user guide's data page)")
+    console.note(f"{','.join(learning)}: learning from the outlines of {outlined} images, "
+                 "rows cross-fitted over the subjects")
+    items = with_masks(data.paths, data.masks)
+    extractor = front.steps[-1][1]
+    with _skipping(extractor):
+        rows = front.fit_transform(items, features__groups=data.groups)
+    return rows, list(extractor.skipped_), items
+
+
+def _train(args, console):
+    data = _load_data(args.data_dir, console, min_classes=2)
+    model = _pipeline(args, args.classifier, random_state=args.random_state)
+    front, back = _split(model, "make_pipeline")
+    learning = _learning_families(front.steps[-1][1])
+    if learning:
+        rows, skipped, items = _outlined_rows(front, data, learning, args, console)
+    else:
+        front.fit(data.paths)
+        rows, skipped = extract_features(front, data.paths, console)
+        items = data.paths
+    _report_skipped(skipped, len(rows), console)
+    good = _good_rows(rows)
+    rows, y, groups = rows[good], data.target[good], data.groups[good]
+    _check_classes(y, _where(args.data_dir))
+    several = len(args.data_dir) > 1
+    training = {
+        "data": [str(p) for p in args.data_dir] if several else str(args.data_dir[0]),
+        "n_images": int(good.sum()), "n_skipped": len(skipped),
+        "n_subjects": int(len(np.unique(groups))),
+        "class_counts": _counts(y), "sources": _counts(data.sources[good]),
+    }
+    sources = f"; sources {_listing(training['sources'])}" if several else ""
+    if args.cv:
+        paths = [path for path, ok in zip(data.paths, good) if ok]
+        joined = _join_duplicates(paths, groups, args.n_jobs, console)
+        if learning:  # the whole pipeline in each fold: the outlines' lessons stay inside it
+            console.note(f"cross-validation refits {','.join(learning)} in each fold")
+            kept = [item for item, ok in zip(items, good) if ok]
+            report = _cross_validate(clone(model), kept, y, joined, args.cv, args.random_state,
+                                     params={"features__groups": joined})
+        else:
+            report = _cross_validate(back, rows, y, joined, args.cv, args.random_state)
+        _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
+                              f"({len(y)} images, {training['n_subjects']} subjects{sources}):")
+        training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
+                          "balanced_accuracy": report.balanced_accuracy}
+    back.fit(rows, y)
+    save_model(model, args.output, training=training)
+    classes = ", ".join(map(str, model.classes_))
+    console.note(f"wrote {args.output} ({len(y)} images, classes {classes}{sources})")
+    return _exit_code(args, skipped)
+
+
+def _load(args, console):
+    model, metadata = load_model(args.model, trusted=args.trust, return_metadata=True)
+    if metadata:
+        console.note(f"{args.model}: trained {metadata['created']} on "
+                     f"{(metadata.get('training') or {}).get('n_images', '?')} images", level=2)
+    return model
+
+
+def _evaluate(args, console):
+    model = _load(args, console)
+    front, back = _split(model, args.model)
+    where = _where(args.data_dir)
+    data = _load_data(args.data_dir, console, min_classes=1)
+    rows, skipped = extract_features(front, data.paths, console)
+    _report_skipped(skipped, len(rows), console)
+    good = _good_rows(rows)
+    y = data.target[good]
+    if not good.any():
+        raise CommandError(f"{where}: none of the images could be read")
+    known = np.asarray(model.classes_)
+    unseen = sorted(set(y) - set(known.astype(str)))
+    if unseen:
+        console.warn(
+            f"{where}: classes the model was never trained on: {', '.join(unseen)} "
+            f"({int(np.isin(y, unseen).sum())} images); they count as errors. The model knows: "
+            + ", ".join(map(str, known))
+        )
+    classes = np.unique(np.concatenate([known.astype(str), y]))
+    scores = np.zeros((len(y), len(classes)))
+    if hasattr(back, "predict_proba"):
+        scores[:, np.searchsorted(classes, known.astype(str))] = back.predict_proba(rows[good])
+    report = EvaluationReport(classes=classes, y_true=y, y_pred=back.predict(rows[good]),
+                              fold=np.zeros(len(y), int),
+                              y_score=scores if hasattr(back, "predict_proba") else None)
+    _print_report(report, f"{args.model} on {where} ({len(y)} images):")
+    if args.report:
+        _write_report(report, args, console)
+    return _exit_code(args, skipped)
+
+
+def _write_report(report, args, console):
+    from ..report import (
+        write_report,  # matplotlib is loaded only when a report is asked for
+    )
+
+    write_report(report, args.report, title=f"Evaluation of {Path(args.model).name}",
+                 description=f"Model {args.model} on the images of {_where(args.data_dir)}.")
+    console.note(f"wrote {args.report}")
+
+
+def _collect_files(inputs):
+    files = []
+    for entry in map(Path, inputs):
+        if entry.is_dir():
+            found = sorted(p for p in entry.rglob("*")
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise CommandError(f"{entry}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it")
+            files += found
+        elif entry.exists():
+            files.append(entry)
+        else:
+            raise CommandError(f"{entry}: no such file or folder")
+    return [str(f) for f in files]
+
+
+def _predictions_frame(files, rows, skipped, back):
+    good = _good_rows(rows)
+    classes = [str(c) for c in back.classes_]
+    frame = pd.DataFrame({"file": files, "class": pd.Series([None] * len(files), dtype=object)})
+    if good.any():
+        frame.loc[good, "class"] = back.predict(rows[good]).astype(str)
+        if hasattr(back, "predict_proba"):
+            frame.loc[good, classes] = back.predict_proba(rows[good])
+    frame["error"] = ""
+    for entry in skipped:
+        frame.loc[entry["index"], "error"] = _reason(entry)
+    return frame
+
+
+def _predict(args, console):
+    files = _collect_files(args.inputs)
+    model = _load(args, console)
+    front, back = _split(model, args.model)
+    rows, skipped = extract_features(front, files, console, description="predict")
+    _report_skipped(skipped, len(files), console)
+    frame = _predictions_frame(files, rows, skipped, back)
+    if args.format == "json":
+        classes = [c for c in frame.columns if c not in ("file", "class", "error")]
+        records = [{"file": r["file"], "class": r["class"],
+                    "probabilities": None if r["error"] else {c: float(r[c]) for c in classes},
+                    "error": r["error"] or None} for r in frame.to_dict("records")]
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    else:
+        frame["class"] = frame["class"].fillna("-")  # the reasons are listed on stderr
+        print(frame.drop(columns="error").to_string(
+            index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+    return _exit_code(args, skipped)
+
+
+def _table_format(path):
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise CommandError(
+            f"{path}: unknown table format {suffix!r}; end the name in .csv or .parquet"
+        )
+    return suffix
+
+
+def _write_table(table, path):
+    if _table_format(path) == ".csv":
+        table.to_csv(path, index=False)
+        return
+    try:
+        table.to_parquet(path, index=False)
+    except ImportError:
+        raise CommandError(
+            f"{path}: writing Parquet needs pyarrow "
+            "(pip install 'braintumor-features[parquet]'); or write .csv"
+        ) from None
+
+
+def _extract(args, console):
+    _table_format(args.output)  # a wrong name fails before any work
+    data = _load_data(args.data_dir, console, min_classes=1)
+    front, _ = _split(_pipeline(args), "make_pipeline")
+    front.fit(data.paths)
+    rows, skipped = extract_features(front, data.paths, console)
+    _report_skipped(skipped, len(rows), console)
+    good = _good_rows(rows)
+    names = front.steps[-1][1].get_feature_names_out()
+    columns = ["file", "label", "subject"] + (["source"] if len(args.data_dir) > 1 else [])
+    table = pd.concat(
+        [data.frame.loc[good, columns].reset_index(drop=True),
+         pd.DataFrame(rows[good], columns=names)], axis=1)
+    _write_table(table, args.output)
+    console.note(f"wrote {args.output} ({len(table)} images x {len(names)} features)")
+    return _exit_code(args, skipped)
+
+
+def _demo(args, console):
+    demo = make_demo(n_samples=args.n_samples, image_size=128, random_state=args.random_state)
+    model = make_pipeline(args.classifier, image_size=128, n_jobs=args.n_jobs,
+                          random_state=args.random_state)
+    front, back = _split(model, "make_pipeline")
+    front.fit(demo.images)
+    rows, _ = extract_features(front, demo.images, console)
+    cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=args.random_state)
+    predicted = cross_val_predict(back, rows, demo.target, groups=demo.groups, cv=cv)
+    report = EvaluationReport(classes=demo.target_names, y_true=demo.target, y_pred=predicted,
+                              fold=np.zeros(len(predicted), int))
+    print(f"demo: {len(demo.images)} synthetic slices, {args.classifier}, "
+          f"subject-grouped 5-fold accuracy {report.accuracy:.3f}")
+    print("confusion matrix (rows true, columns predicted):")
+    print(report.confusion_frame().to_string())
+    return 0

@@ -1,0 +1,205 @@
+"""What the commands share: the console, the one-line error, extraction with skipped images reported."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..datasets import (
+    IMAGE_SUFFIXES,
+    find_duplicates,
+    load_folders,
+    merge_duplicate_groups,
+)
+from ..evaluation import EvaluationReport, evaluate
+from ..evaluation._importance import _split_at_features
+from ..exceptions import SkippedImagesWarning
+
+__all__ = ["EXIT_SKIPPED", "CHUNK", "Console", "CommandError", "extract_features"]
+
+#: Exit code when ``--strict`` is given and some images were skipped.
+EXIT_SKIPPED = 3
+
+
+#: Images per progress-bar step (each step is extracted in parallel).
+CHUNK = 64
+
+
+class Console:
+    """Where the command line writes: notes, warnings and progress on stderr."""
+
+    def __init__(self, verbosity=1, stream=None):
+        self.verbosity = verbosity
+        self.stream = stream or sys.stderr
+
+    def note(self, message, level=1):
+        if self.verbosity >= level:
+            print(message, file=self.stream)
+
+    def warn(self, message):
+        print(f"warning: {message}", file=self.stream)
+
+    def progress(self, total, description):
+        show = self.verbosity >= 1 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        # Redrawn at every step (a chunk of images, not an image): tqdm's default of at
+        # most every 0.1 s would show nothing of a run that ends sooner.
+        return tqdm(total=total, desc=description, unit="image", file=self.stream,
+                    disable=not show, leave=False, mininterval=0, miniters=1)
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit code 1."""
+
+
+def _split(model, source):
+    try:
+        return _split_at_features(model)
+    except (ValueError, AttributeError):
+        raise CommandError(
+            f"{source}: the model has no feature extraction step; the command line needs a "
+            "pipeline built by make_pipeline (or `braintumor train`)"
+        ) from None
+
+
+@contextmanager
+def _skipping(extractor):
+    """Let ``extractor`` skip failed images for a while, then restore its setting."""
+    previous = extractor.on_error
+    extractor.set_params(on_error="skip")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedImagesWarning)  # reported by the caller
+            yield
+    finally:
+        extractor.set_params(on_error=previous)
+
+
+def extract_features(front, items, console, description="features"):
+    """Features of every item, skipping the ones that fail.
+
+    ``front`` is a pipeline ending in a feature extractor (already fitted);
+    items are processed in chunks so that a progress bar can follow.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_items, n_features)
+        NaN rows for the skipped items.
+    skipped : list of dict
+        ``{"index", "image", "reason"}`` per skipped item.
+    """
+    extractor = front.steps[-1][1]
+    parts, skipped = [], []
+    with _skipping(extractor), console.progress(len(items), description) as bar:
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            parts.append(front.transform(chunk))
+            skipped += [{**entry, "index": entry["index"] + start} for entry in extractor.skipped_]
+            bar.update(len(chunk))
+    rows = np.vstack(parts) if parts else np.empty((0, len(extractor.get_feature_names_out())))
+    return rows, skipped
+
+
+def _reason(entry):
+    """Why an image was skipped, without the file name that precedes it."""
+    return entry["reason"].split(f"{entry['image']}: ", 1)[-1]
+
+
+def _report_skipped(skipped, total, console):
+    if not skipped:
+        return
+    console.warn(f"skipped {len(skipped)} of {total} images that could not be read or processed:")
+    for entry in skipped:
+        console.note(f"  {entry['image']}: {_reason(entry)}", level=0)
+
+
+def _exit_code(args, skipped):
+    return EXIT_SKIPPED if skipped and args.strict else 0
+
+
+def _where(paths):
+    """The data folders, as error messages and titles name them."""
+    return ", ".join(map(str, paths))
+
+
+def _warn_empty_class_folders(root, console):
+    if (root / "metadata.csv").exists():
+        return
+    empty = sorted(
+        folder.name for folder in root.iterdir()
+        if folder.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+    )
+    if empty:
+        console.warn(f"{root}: class folders with no images are ignored: {', '.join(empty)}")
+
+
+def _counts(values):
+    """How often each distinct value occurs, in sorted order: ``{"a": 3, "b": 1}``."""
+    names, counts = np.unique(values, return_counts=True)
+    return {str(name): int(count) for name, count in zip(names, counts)}
+
+
+def _listing(counts):
+    """``"a (3), b (1)"`` from :func:`_counts`."""
+    return ", ".join(f"{name} ({count})" for name, count in counts.items())
+
+
+def _load_data(paths, console, *, min_classes):
+    """``load_folders`` plus the checks a command line needs.
+
+    One note per folder when one is given, else one per source.
+    """
+    data = load_folders(paths)
+    for root in map(Path, paths):
+        _warn_empty_class_folders(root, console)
+    if len(data.target_names) < min_classes:
+        raise CommandError(
+            f"{_where(paths)}: found only the class {', '.join(data.target_names)}; training "
+            "needs at least two classes, one folder of images each"
+        )
+    parts = ([(paths[0], data.target)] if len(paths) == 1 else
+             [(name, data.target[data.sources == name]) for name in np.unique(data.sources)])
+    for name, target in parts:
+        console.note(f"{name}: {len(target)} images, classes {_listing(_counts(target))}")
+    return data
+
+
+def _good_rows(rows):
+    return np.isfinite(rows).all(axis=1)
+
+
+def _check_classes(y, source):
+    if len(np.unique(y)) < 2:
+        raise CommandError(f"{source}: fewer than two classes have readable images; cannot train")
+
+
+def _print_report(report: EvaluationReport, title):
+    print(title)
+    print(report.summary().round(3).to_string())
+    print()
+    print(report.to_frame().round(3).to_string())
+    print()
+    print("confusion matrix (rows true, columns predicted):")
+    print(report.confusion_frame().to_string())
+
+
+def _join_duplicates(paths, groups, n_jobs, console):
+    """Groups joined where images are near-duplicates, so no copy crosses a split."""
+    duplicates = find_duplicates(paths, n_jobs=n_jobs)
+    joined = merge_duplicate_groups(groups, duplicates)
+    if len(duplicates.groups):
+        console.note(f"near-duplicate images in {len(duplicates.groups)} set(s): their subjects are "
+                     f"joined, {len(np.unique(groups))} subjects -> {len(np.unique(joined))} groups")
+    return joined
+
+
+def _cross_validate(estimator, X, y, groups, folds, random_state, params=None):
+    n_groups = len(np.unique(groups))
+    if folds > n_groups:
+        raise CommandError(f"--cv {folds} needs at least {folds} subjects, found {n_groups}")
+    return evaluate(estimator, X, y, groups=groups, cv=folds, random_state=random_state,
+                    params=params)

@@ -1,0 +1,235 @@
+"""Class-per-folder trees with an optional metadata.csv (subjects, sources, tumour outlines)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import Bunch
+
+from ..images import Outline
+
+__all__ = ["IMAGE_SUFFIXES", "CLASS_NAMES", "load_folder", "load_folders"]
+
+#: File endings ``load_folder`` treats as images.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
+
+#: The four classes, in the order the demo set uses.
+CLASS_NAMES = ("glioma", "meningioma", "no_tumor", "pituitary")
+
+
+def _outline(text):
+    if not isinstance(text, str) or not text.strip():
+        return None
+    points = json.loads(text)
+    return Outline(points) if len(points) >= 3 else None
+
+
+def load_folder(path) -> Bunch:
+    """Load a class-per-folder image tree (``<path>/<class>/<image>``).
+
+    When ``<path>/metadata.csv`` exists (columns ``file``, ``label`` and
+    optionally ``subject``, ``source``, ``tumor_border``) it lists the
+    images; otherwise every image file one folder deep is used and its
+    folder name is its label.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data folder.
+
+    Returns
+    -------
+    Bunch with
+        paths : list of str
+            Image files.
+        target : ndarray of str
+            Class names.
+        target_names : ndarray of str
+            Sorted distinct class names.
+        groups : ndarray of str
+            Patient (``subject``) where known, else one group per file: pass it
+            as ``groups`` to grouped cross-validation.
+        masks : list of Outline or None
+            Tumour outlines (filled into masks only when an image is loaded).
+        frame : pandas.DataFrame
+            One row per image with ``file``, ``label``, ``subject`` and, where
+            given, ``source``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist.
+    ValueError
+        If it holds no images.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np, os, tempfile
+    >>> from braintumor_features.datasets import load_folder
+    >>> root = tempfile.mkdtemp()
+    >>> for label in ("glioma", "no_tumor"):
+    ...     os.makedirs(os.path.join(root, label))
+    ...     _ = cv2.imwrite(os.path.join(root, label, "a.png"), np.zeros((8, 8), np.uint8))
+    >>> data = load_folder(root)
+    >>> data.target.tolist(), data.target_names.tolist()
+    (['glioma', 'no_tumor'], ['glioma', 'no_tumor'])
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such data folder")
+    metadata = root / "metadata.csv"
+    if metadata.exists():
+        frame = pd.read_csv(metadata, dtype={"subject": str})
+        missing = {"file", "label"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"{metadata}: missing columns {sorted(missing)}")
+    else:
+        files = sorted(
+            p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        frame = pd.DataFrame(
+            {"file": [p.relative_to(root).as_posix() for p in files],
+             "label": [p.parent.name for p in files]}
+        )
+    if frame.empty:
+        raise ValueError(
+            f"{root}: no images found; expected <class>/<image> files "
+            f"({', '.join(IMAGE_SUFFIXES)}) or a metadata.csv"
+        )
+    if "subject" not in frame.columns:
+        frame["subject"] = np.nan
+    frame["subject"] = frame["subject"].where(frame["subject"].notna(), "file:" + frame["file"])
+    borders = frame.pop("tumor_border") if "tumor_border" in frame.columns else None
+    masks = [None] * len(frame) if borders is None else [_outline(text) for text in borders]
+    target = frame["label"].to_numpy(dtype=str)
+    return Bunch(
+        paths=[str(root / f) for f in frame["file"]],
+        target=target,
+        target_names=np.unique(target),
+        groups=frame["subject"].to_numpy(dtype=str),
+        masks=masks,
+        frame=frame,
+    )
+
+
+def _folder_sources(frame, root):
+    """The source of each row (metadata's ``source`` where given, else the folder's name).
+
+    Also returns which rows the metadata named.
+    """
+    given = frame["source"] if "source" in frame.columns else pd.Series(np.nan, index=frame.index)
+    named = given.notna().to_numpy()
+    return given.where(named, root.resolve().name).to_numpy(dtype=str), named
+
+
+def _check_folders_apart(roots, found):
+    """Refuse a folder given twice, and a source name two folders share unless both declare it.
+
+    Subjects are only kept apart by their source, so a source shared by
+    folders that do not declare it (two folders of the same name) would
+    merge unrelated patients.
+    """
+    resolved = [root.resolve() for root in roots]
+    for index, folder in enumerate(resolved):
+        if folder in resolved[:index]:
+            raise ValueError(f"{roots[index]}: data folder given twice")
+    owners = {}
+    for root, (sources, named) in zip(roots, found):
+        for name in map(str, np.unique(sources)):
+            declared = bool(named[sources == name].all())
+            if name in owners and not (declared and owners[name][1]):
+                raise ValueError(
+                    f"{owners[name][0]} and {root}: both give source {name!r} (a folder name "
+                    "where metadata.csv names no source), so their subjects would be mixed; "
+                    "rename one folder or give it a metadata.csv with a source column"
+                )
+            owners.setdefault(name, (root, declared))
+
+
+def load_folders(paths) -> Bunch:
+    """Load several class-per-folder trees as one data set, keeping track of their sources.
+
+    Each folder is read with :func:`load_folder`. The source of an image is
+    the ``source`` column of its folder's ``metadata.csv`` where given, else
+    the folder's name. Groups are ``"<source>:<subject>"``, so patients of
+    different sources never share a group, while folders whose
+    ``metadata.csv`` files name the same source share its patient ids.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        The data folders (one path is one folder).
+
+    Returns
+    -------
+    Bunch with
+        paths : list of str
+            Image files, folder after folder.
+        target : ndarray of str
+            Class names.
+        target_names : ndarray of str
+            Sorted distinct class names of all folders.
+        groups : ndarray of str
+            ``"<source>:<subject>"`` (see :func:`load_folder` for the subject):
+            pass it as ``groups`` to grouped cross-validation.
+        masks : list of Outline or None
+            Tumour outlines.
+        frame : pandas.DataFrame
+            The folders' frames one after the other, ``file`` relative to its
+            folder and ``source`` filled in.
+        sources : ndarray of str
+            The source of each image: pass it to
+            :func:`~braintumor_features.evaluation.leave_one_source_out` to
+            score each source with a model trained on the others.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a folder does not exist.
+    ValueError
+        If no folder is given, a folder holds no images or is given twice,
+        or two folders without a ``source`` column have the same name.
+
+    See Also
+    --------
+    load_folder : one folder.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np, os, tempfile
+    >>> from braintumor_features.datasets import load_folders
+    >>> root = tempfile.mkdtemp()
+    >>> for folder, label in [("hospital_a", "glioma"), ("hospital_b", "no_tumor")]:
+    ...     os.makedirs(os.path.join(root, folder, label))
+    ...     _ = cv2.imwrite(os.path.join(root, folder, label, "a.png"), np.zeros((8, 8), np.uint8))
+    >>> data = load_folders([os.path.join(root, "hospital_a"), os.path.join(root, "hospital_b")])
+    >>> data.sources.tolist(), data.target_names.tolist()
+    (['hospital_a', 'hospital_b'], ['glioma', 'no_tumor'])
+    >>> data.groups.tolist()
+    ['hospital_a:file:glioma/a.png', 'hospital_b:file:no_tumor/a.png']
+    """
+    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    if not roots:
+        raise ValueError("load_folders needs at least one data folder")
+    parts = [load_folder(root) for root in roots]
+    found = [_folder_sources(part.frame, root) for part, root in zip(parts, roots)]
+    _check_folders_apart(roots, found)
+    frame = pd.concat([part.frame.assign(source=sources)
+                       for part, (sources, _) in zip(parts, found)], ignore_index=True)
+    sources = frame["source"].to_numpy(dtype=str)
+    subjects = np.concatenate([part.groups for part in parts])
+    target = np.concatenate([part.target for part in parts])
+    return Bunch(
+        paths=[path for part in parts for path in part.paths],
+        target=target,
+        target_names=np.unique(target),
+        groups=np.char.add(np.char.add(sources, ":"), subjects),
+        masks=[mask for part in parts for mask in part.masks],
+        frame=frame,
+        sources=sources,
+    )
