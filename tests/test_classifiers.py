@@ -1,19 +1,21 @@
-"""SVMClassifier against scikit-learn's calibrated SVC, and Platt's sigmoid against a
-general-purpose optimiser."""
+"""SVMClassifier is scikit-learn's calibrated SVC: same probabilities, labels of any type,
+reproducible by default, fitted on one precomputed kernel matrix."""
+
+import ast
+import inspect
+import pickle
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize
+from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 
-from braintumor_features.classifiers import (
-    SVMClassifier,
-    _one_vs_rest,
-    _pairwise_svm,
-    platt_sigmoid,
-)
+from braintumor_features import classifiers
+from braintumor_features.classifiers import SVMClassifier
+from braintumor_features.exceptions import ModelFileError
 
 
 def _data(rng, n_classes, n=120):
@@ -23,163 +25,154 @@ def _data(rng, n_classes, n=120):
     return X, y
 
 
+def _calibrated_svc(folds, **svm):
+    return CalibratedClassifierCV(SVC(**svm), method="sigmoid", cv=folds, ensemble=False)
+
+
 @pytest.mark.parametrize("kernel", ["rbf", "linear", "poly", "sigmoid"])
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_probabilities_equal_calibrated_svc(rng, kernel, n_classes, weighted):
-    """Precomputed fold kernels and our sigmoid fit give scikit-learn's probabilities (to its
-    optimiser's tolerance)."""
+def test_probabilities_are_those_of_scikit_learns_calibrated_svc(rng, kernel, n_classes, weighted):
+    """The precomputed kernel (BLAS) against libsvm's own, with the gamma resolved on all
+    the training rows: equal to rounding. The sigmoid kernel is not positive semi-definite
+    and libsvm's solver carries last-bit kernel differences further (1e-6 measured)."""
     X, y = _data(rng, n_classes)
     weight = rng.random(len(y)) + 0.5 if weighted else None
+    if weighted:
+        weight[:3] = 0.0  # left out before the kernel is computed (libsvm would drop them)
     ours = SVMClassifier(C=3.0, kernel=kernel, class_weight="balanced", random_state=1)
     ours.fit(X, y, sample_weight=weight)
-    folds = StratifiedKFold(5, shuffle=True, random_state=1)
-    theirs = CalibratedClassifierCV(SVC(C=3.0, kernel=kernel, class_weight="balanced"),
-                                    method="sigmoid", cv=folds, ensemble=False)
+    if weighted:  # rows of weight 0 count as absent
+        X, y, weight = X[3:], y[3:], weight[3:]
+        np.testing.assert_array_equal(
+            SVMClassifier(C=3.0, kernel=kernel, class_weight="balanced", random_state=1)
+            .fit(X, y, sample_weight=weight).decision_function(X), ours.decision_function(X))
+    theirs = _calibrated_svc(StratifiedKFold(5, shuffle=True, random_state=1), C=3.0,
+                             kernel=kernel, gamma=ours.gamma_, class_weight="balanced")
     theirs.fit(X, y, sample_weight=weight)
     new = rng.normal(size=(40, 12))
-    np.testing.assert_allclose(ours.predict_proba(new), theirs.predict_proba(new), atol=1e-5)
+    tolerance = 1e-5 if kernel == "sigmoid" else 1e-12
+    np.testing.assert_allclose(ours.predict_proba(new), theirs.predict_proba(new), rtol=0,
+                               atol=tolerance)
     np.testing.assert_array_equal(ours.predict(new), theirs.predict(new))
     assert list(ours.classes_) == list(theirs.classes_)
+    svm = SVC(C=3.0, kernel=kernel, class_weight="balanced").fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(ours.decision_function(new), svm.decision_function(new), rtol=0,
+                               atol=10 * tolerance)
 
 
-def test_class_weight_dict_uses_the_class_labels(rng):
+@pytest.mark.parametrize("gamma", ["scale", "auto", 0.05])
+def test_the_precomputed_rbf_kernel_is_svcs_with_gamma_resolved_once(rng, gamma):
+    """One kernel matrix for all the calibration folds: the folds share the gamma resolved on
+    all the training rows, where scikit-learn's SVC(gamma="scale") would resolve it per fold."""
+    X, y = _data(rng, 4, n=200)
+    X[:, 1] *= 3.0
+    ours = SVMClassifier(gamma=gamma).fit(X, y)
+    resolved = {"scale": 1 / (X.shape[1] * X.var()), "auto": 1 / X.shape[1]}.get(gamma, gamma)
+    assert ours.gamma_ == pytest.approx(resolved, rel=1e-15)
+    theirs = _calibrated_svc(StratifiedKFold(5), C=10.0, kernel="rbf", gamma=ours.gamma_).fit(X, y)
+    new = rng.normal(size=(60, 12))
+    np.testing.assert_allclose(ours.predict_proba(new), theirs.predict_proba(new), rtol=0,
+                               atol=1e-12)
+    np.testing.assert_array_equal(ours.predict(new), theirs.predict(new))
+    # Only the support vectors are kept, and the fitted SVC holds no copy of them.
+    svm = ours.calibrated_.calibrated_classifiers_[0].estimator
+    np.testing.assert_array_equal(ours.support_vectors_, X[svm.support_])
+    assert len(ours.support_vectors_) < len(X) and svm.support_vectors_.size == 0
+
+
+def test_sparse_input_gives_the_dense_model(rng):
+    X, y = _data(rng, 3)
+    X[np.abs(X) < 0.5] = 0.0
+    dense = SVMClassifier().fit(X, y)
+    from_sparse = SVMClassifier().fit(sparse.csr_matrix(X), y)
+    assert from_sparse.gamma_ == pytest.approx(dense.gamma_, rel=1e-12)
+    np.testing.assert_allclose(from_sparse.predict_proba(sparse.csr_matrix(X)),
+                               dense.predict_proba(X), rtol=0, atol=1e-10)
+
+
+def test_two_fits_without_a_seed_give_the_same_model(rng):
+    """The calibration folds draw no randomness by default: StratifiedKFold unshuffled."""
+    X, y = _data(rng, 4)
+    first = SVMClassifier().fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(SVMClassifier().fit(X, y).predict_proba(X), first)
+    gamma = SVMClassifier().fit(X, y).gamma_
+    unshuffled = _calibrated_svc(StratifiedKFold(5), C=10.0, gamma=gamma).fit(X, y)
+    np.testing.assert_allclose(first, unshuffled.predict_proba(X), rtol=0, atol=1e-12)
+
+
+def test_a_seed_shuffles_the_calibration_folds(rng):
+    X, y = _data(rng, 4)
+    seeded = SVMClassifier(random_state=3).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(SVMClassifier(random_state=3).fit(X, y).predict_proba(X), seeded)
+    assert not np.allclose(SVMClassifier().fit(X, y).predict_proba(X), seeded)
+
+
+def test_class_weight_dict_is_keyed_by_the_class_labels(rng):
+    """scikit-learn's calibrated SVC cannot take a dict of string labels (its folds fit on
+    label codes, its final SVM on the labels); SVMClassifier can."""
     X, y = _data(rng, 2)
-    weights = {"meningioma": 50.0, "glioma": 2.0}
-    model = SVMClassifier(C=0.1, class_weight=weights, random_state=0).fit(X, y)
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    # scikit-learn's calibrated SVC takes no dict of string labels: it is given the codes.
+    model = SVMClassifier(C=0.1, class_weight={"meningioma": 50.0, "glioma": 2.0}).fit(X, y)
     codes = np.unique(y, return_inverse=True)[1]
-    theirs = CalibratedClassifierCV(SVC(C=0.1, class_weight={0: 2.0, 1: 50.0}), method="sigmoid",
-                                    cv=folds, ensemble=False).fit(X, codes)
-    np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
-    unweighted = SVMClassifier(C=0.1, random_state=0).fit(X, y)
+    theirs = _calibrated_svc(StratifiedKFold(5), C=0.1, gamma=model.gamma_,
+                             class_weight={0: 2.0, 1: 50.0})
+    theirs.fit(X, codes)
+    np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=1e-12)
+    unweighted = SVMClassifier(C=0.1).fit(X, y)
     assert not np.allclose(model.decision_function(X), unweighted.decision_function(X))
-    with pytest.raises(ValueError, match="pituitary"):
+    with pytest.raises(ValueError, match="class_weight.*pituitary"):
         SVMClassifier(class_weight={"pituitary": 2.0}).fit(X, y)
 
 
-@pytest.mark.parametrize("n_classes", [2, 3, 4])
-def test_pairwise_svm_equals_svc_on_a_precomputed_kernel(rng, n_classes):
-    """The direct libsvm call gives SVC's support vectors and decision values."""
-    X, y = _data(rng, n_classes)
-    labels = np.unique(y, return_inverse=True)[1]
-    kernel = np.exp(-0.05 * ((X[:, None] - X[None]) ** 2).sum(-1))
-    weight = rng.random(len(y)) + 0.5
-    class_weight = np.linspace(1.0, 2.0, n_classes)
-    svc = SVC(C=2.0, kernel="precomputed", class_weight=dict(enumerate(class_weight)))
-    svc.fit(kernel, labels, sample_weight=weight)
-    support, coef, intercept = _pairwise_svm(kernel, labels, 2.0, class_weight, weight)
-    np.testing.assert_array_equal(support, svc.support_)
-    ours = _one_vs_rest(kernel[:, support] @ coef + intercept, n_classes)
-    np.testing.assert_allclose(ours, svc.decision_function(kernel), atol=1e-10)
+def test_small_classes_are_calibrated_with_fewer_folds(rng):
+    X, y = _data(rng, 3, n=40)
+    y[:2] = "pituitary"
+    assert SVMClassifier(calibration_cv=5).fit(X, y).predict_proba(X).shape == (40, 4)
+    assert len(SVMClassifier().fit(X, y).calibrated_.cv.split(X, y).__next__()) == 2
+    y[1] = "glioma"
+    with pytest.raises(ValueError, match="'pituitary' has a single training sample"):
+        SVMClassifier().fit(X, y)
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_platt_sigmoid_minimises_the_regularised_cross_entropy(rng, weighted):
-    decision = rng.normal(size=300) * 4
-    positive = decision + rng.normal(size=300) * 3 > 1
-    weight = rng.random(300) + 0.1 if weighted else np.ones(300)
-    n_pos, n_neg = weight[positive].sum(), weight[~positive].sum()
-    target = np.where(positive, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-
-    def loss(ab):
-        p = 1 / (1 + np.exp(ab[0] * decision + ab[1]))
-        return -(weight * (target * np.log(p) + (1 - target) * np.log(1 - p))).sum()
-
-    expected = minimize(loss, [0.0, 0.0], method="Nelder-Mead",
-                        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 10000}).x
-    ours = platt_sigmoid(decision, positive, None if not weighted else weight)
-    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-7)
-    assert loss(ours) <= loss(expected) + 1e-9
+def test_sample_weights_that_cannot_be_calibrated_are_refused(rng):
+    X, y = _data(rng, 2)
+    weight = np.ones(len(y))
+    weight[1] = -1.0
+    with pytest.raises(ValueError, match="sample_weight has negative"):
+        SVMClassifier().fit(X, y, sample_weight=weight)
+    with pytest.raises(ValueError, match="meningioma"):
+        SVMClassifier().fit(X, y, sample_weight=np.where(y == "meningioma", 0.0, 1.0))
 
 
-@pytest.mark.parametrize("case", ["constant features", "huge gamma"])
-def test_uninformative_scores_are_calibrated_as_scikit_learn_does(rng, case):
-    """Out-of-fold scores all equal (no information; the sigmoid's Hessian is singular): no
-    failure, and the probabilities of scikit-learn's calibrated SVC (to its optimiser's
-    tolerance)."""
-    X, y = _data(rng, 2 if case == "constant features" else 4, n=40)
-    if case == "constant features":
-        X = np.ones_like(X)
-    model = SVMClassifier(gamma=1e6 if case == "huge gamma" else "scale", random_state=0).fit(X, y)
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    theirs = CalibratedClassifierCV(SVC(C=10.0, gamma=model.gamma), method="sigmoid", cv=folds,
-                                    ensemble=False).fit(X, y)
-    np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+@pytest.mark.parametrize("name", ["C", "kernel", "gamma", "class_weight", "calibration_cv",
+                                  "random_state"])
+def test_an_invalid_parameter_is_named(rng, name):
+    X, y = _data(rng, 2, n=40)
+    with pytest.raises((ValueError, TypeError), match=name):
+        SVMClassifier(**{name: object()}).fit(X, y)
 
 
 def test_predict_before_fit_raises_not_fitted(rng):
-    from sklearn.exceptions import NotFittedError
-
     with pytest.raises(NotFittedError):
         SVMClassifier().predict(rng.normal(size=(2, 3)))
 
 
-def test_model_pickled_with_calibrated_classifier_still_predicts(rng):
-    """Earlier builds kept scikit-learn's CalibratedClassifierCV in ``calibrated_``."""
-    import pickle
-
+def test_pickle_round_trip_and_models_of_earlier_builds(rng):
     X, y = _data(rng, 4)
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    old = CalibratedClassifierCV(SVC(C=10.0), method="sigmoid", cv=folds, ensemble=False).fit(X, y)
-    model = SVMClassifier(random_state=0)
-    model.__dict__.update(calibrated_=old, classes_=old.classes_, n_features_in_=X.shape[1])
+    model = SVMClassifier().fit(X, y)
     restored = pickle.loads(pickle.dumps(model))
-    np.testing.assert_allclose(restored.predict_proba(X), old.predict_proba(X), atol=1e-12)
-    np.testing.assert_array_equal(restored.predict(X), old.predict(X))
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    # The build before kept its own SVM (support_vectors_, sigmoids_): refit, it says.
+    stale = SVMClassifier()
+    stale.__dict__.update(classes_=model.classes_, sigmoids_=np.zeros((4, 2)))
+    with pytest.raises(ModelFileError, match="fit the model again"):
+        pickle.loads(pickle.dumps(stale))
 
 
-@pytest.mark.parametrize("n_classes", [2, 4])
-def test_model_pickled_with_an_svc_still_predicts(rng, n_classes):
-    """The previous build kept its fitted SVC in ``svm_``."""
-    import pickle
-
-    X, y = _data(rng, n_classes)
-    svm = SVC(C=10.0).fit(X, np.unique(y, return_inverse=True)[1])
-    model = SVMClassifier(random_state=0)
-    sigmoids = rng.normal(size=(n_classes if n_classes > 2 else 1, 2))
-    model.__dict__.update(svm_=svm, sigmoids_=sigmoids, classes_=np.unique(y),
-                          n_features_in_=X.shape[1])
-    restored = pickle.loads(pickle.dumps(model))
-    np.testing.assert_allclose(restored.decision_function(X), svm.decision_function(X), atol=1e-10)
-
-
-def test_samples_weighted_zero_are_left_out_as_svc_leaves_them(rng):
-    """libsvm drops them and numbers its support vectors among the rest."""
-    X, y = _data(rng, 4)
-    weight = rng.random(len(y)) + 0.5
-    weight[::3] = 0.0
-    ours = SVMClassifier(C=3.0, class_weight="balanced", random_state=0).fit(X, y, sample_weight=weight)
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    theirs = CalibratedClassifierCV(SVC(C=3.0, class_weight="balanced"), method="sigmoid",
-                                    cv=folds, ensemble=False).fit(X, y, sample_weight=weight)
-    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
-    svm = SVC(C=3.0, class_weight="balanced").fit(X, y, sample_weight=weight)
-    np.testing.assert_allclose(ours.decision_function(X), svm.decision_function(X), atol=1e-6)
-    weight[1] = -1.0
-    with pytest.raises(ValueError, match="(?i)negative"):
-        ours.fit(X, y, sample_weight=weight)
-
-
-def test_a_class_without_positive_weight_is_named(rng):
-    X, y = _data(rng, 2)
-    weight = np.where(y == "meningioma", 0.0, 1.0)
-    with pytest.raises(ValueError, match="meningioma"):
-        SVMClassifier().fit(X, y, sample_weight=weight)
-
-
-def test_non_finite_dual_coefficients_raise_as_in_svc(rng):
-    X, y = _data(rng, 2)
-    with pytest.raises(ValueError, match="not finite"):
-        SVMClassifier(kernel="poly", gamma=1e100).fit(X, y)
-
-
-def test_remembered_calibration_folds_are_the_seeds_folds(rng):
-    """An int seed's folds are remembered; a RandomState seeded alike gives the same model."""
-    X, y = _data(rng, 4)
-    remembered = SVMClassifier(random_state=3).fit(X, y)
-    again = SVMClassifier(random_state=3).fit(X, y)
-    fresh = SVMClassifier(random_state=np.random.RandomState(3)).fit(X, y)
-    np.testing.assert_array_equal(again.predict_proba(X), remembered.predict_proba(X))
-    np.testing.assert_allclose(fresh.predict_proba(X), remembered.predict_proba(X), atol=1e-12)
+def test_no_private_scikit_learn_api():
+    tree = ast.parse(inspect.getsource(classifiers))
+    imported = [(node.module, alias.name) for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) for alias in node.names]
+    private = [(module, name) for module, name in imported if module and module.startswith("sklearn")
+               and any(part.startswith("_") for part in [*module.split("."), name])]
+    assert private == []
