@@ -137,8 +137,8 @@ def preprocessing_rows(paths, preprocess):
     rows = {"decode (read_image)": (read_image, list(paths))}
     stage = [(read_image(path), None) for path in paths]
     for name, step in preprocess.fit(paths).steps:
-        rows[f"{name} ({type(step).__name__})"] = (lambda item, step=step: step.apply(*item), stage)
-        stage = [step.apply(*item) for item in stage]
+        rows[f"{name} ({type(step).__name__})"] = (lambda item, step=step: step._apply(*item), stage)
+        stage = [step._apply(*item) for item in stage]
     return rows, [image for image, _ in stage]
 
 

@@ -150,7 +150,7 @@ class ImageSequence(Sequence):
         File paths, arrays or :class:`MaskedImage` pairs.
     steps : tuple of estimators, default=()
         Preprocessing steps applied in order; each has a method
-        ``apply(image, mask) -> (image, mask)``.
+        ``_apply(image, mask) -> (image, mask)``.
 
     Examples
     --------
@@ -206,7 +206,7 @@ class ImageSequence(Sequence):
         """Compute image ``index`` as ``(image, mask)`` through the whole chain."""
         image, mask = load_item(self.items[index], self.positions[index])
         for step in self.steps:
-            image, mask = step.apply(image, mask)
+            image, mask = step._apply(image, mask)
         return image, mask
 
     def records(self):

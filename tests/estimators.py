@@ -5,8 +5,11 @@ estimator quickly. A new public estimator must be added here; the common
 tests check that none is missing.
 """
 
+import importlib.util
+
 from braintumor_features import (
     CLAHE,
+    CNNFeatures,
     CropHead,
     Denoise,
     GLCMFeatures,
@@ -56,6 +59,8 @@ FEATURES = [
     ImageFeatures([("glcm", GLCMFeatures(distances=[1], levels=8)),
                    ("tumor_map", TumorMapFeatures(grid=16, max_iter=10, cv=3, random_state=0))]),
 ]
+if importlib.util.find_spec("onnxruntime"):  # the [cnn] extra
+    FEATURES.append(CNNFeatures(layers=["stage7"], flip=False))
 
 CLASSIFIERS = [SVMClassifier(random_state=0)]
 

@@ -11,13 +11,14 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import braintumor_features
-from braintumor_features import ImageSequence, with_masks
+from braintumor_features import ImageSequence, make_pipeline, with_masks
 from braintumor_features.classifiers import SVMClassifier
 from braintumor_features.features import FeatureExtractor
 from braintumor_features.preprocessing import ImageStep
@@ -92,6 +93,23 @@ def test_preprocessing_gives_finite_2d_images_with_masks_moved(estimator, demo):
         assert item.image.ndim == 2 and np.isfinite(item.image).all()
         if item.mask is not None:
             assert item.mask.shape == item.image.shape and item.mask.dtype == bool
+
+
+@pytest.mark.parametrize("estimator", PREPROCESSING, ids=ids(PREPROCESSING))
+def test_preprocessing_passes_feature_names_through(estimator, demo):
+    fitted = clone(estimator).fit(_images(demo))
+    names = np.array(["glcm_asm_d1", "lbp_r1_bin00"], dtype=object)
+    assert fitted.get_feature_names_out(names) is names
+    assert fitted.get_feature_names_out() is None
+    with config_context(transform_output="pandas"):  # still images, not a table
+        assert isinstance(clone(estimator).fit_transform(_images(demo)), ImageSequence)
+
+
+def test_feature_names_of_a_pipeline_reach_through_its_image_steps(demo):
+    pipe = make_pipeline(image_size=32).fit(demo.images, demo.target)
+    names = pipe.named_steps["features"].get_feature_names_out()
+    assert len(names) > 0
+    np.testing.assert_array_equal(pipe[:-1].get_feature_names_out(), names)
 
 
 @pytest.mark.parametrize("estimator", FEATURES, ids=ids(FEATURES))

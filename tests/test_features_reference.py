@@ -146,7 +146,7 @@ def test_lbp_in_a_region_counts_the_whole_images_codes(rng, method):
 
 def test_lbp_histograms_match_skimage_on_real_slice(brain_mri):
     image = read_image(brain_mri / "glioma" / sorted(p.name for p in (brain_mri / "glioma").iterdir())[0])
-    image, _ = Resize(256).apply(image, None)
+    image, _ = Resize(256)._apply(image, None)
     ours = LBPFeatures(radii=[1, 2, 3], region="image").fit_transform([image])[0]
     theirs = np.concatenate([
         np.bincount(local_binary_pattern(image, 8 * r, r, "uniform").astype(int).ravel(),

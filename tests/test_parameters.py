@@ -1,32 +1,77 @@
-"""Parameter names are read once per class, and are scikit-learn's."""
+"""Parameters are validated once, in ``fit`` (scikit-learn's ``_fit_context``), or in
+``transform`` by a step used without ``fit``; and ``fit`` hands learning to ``_fit``."""
 
-import inspect
-
+import numpy as np
+import pytest
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 
-from braintumor_features import make_pipeline
-from braintumor_features.preprocessing import Resize
+from braintumor_features._base import ImageTransformer
+from braintumor_features.features import LBPFeatures
+from braintumor_features.preprocessing import ImageStep, Resize
 
+from .estimators import FEATURES, PREPROCESSING, ids
 
-def test_names_are_scikit_learns_and_read_once_per_class(monkeypatch):
-    ours = [step for _, step in make_pipeline().steps if type(step).__module__.startswith("braintumor")]
-    ours += [family for _, family in make_pipeline().named_steps["features"].families]
-    for step in ours:
-        assert type(step)._get_param_names() == BaseEstimator._get_param_names.__func__(type(step))
-
-    def read_again(*args, **kwargs):
-        raise AssertionError("inspect.signature called again")
-
-    monkeypatch.setattr(inspect, "signature", read_again)
-    for step in ours:
-        assert clone(step).get_params().keys() == step.get_params().keys()
+# The steps that keep the base's fit and learn nothing from these unmasked images (the
+# tumor map needs outlines: tests/test_tumor_map.py fits it).
+BASE_FIT = [e for e in PREPROCESSING + FEATURES if type(e).fit is ImageTransformer.fit
+            and not e.__sklearn_tags__().requires_fit]
 
 
-def test_a_subclass_has_its_own_names():
-    class Wider(Resize):
-        def __init__(self, size=256, keep_aspect=True, interpolation="area", border=0):
-            super().__init__(size=size, keep_aspect=keep_aspect, interpolation=interpolation)
-            self.border = border
+@pytest.fixture
+def validations(monkeypatch):
+    """The classes whose parameters are validated, one entry per validation."""
+    calls, validate = [], BaseEstimator._validate_params
 
-    assert "border" in Wider().get_params()
-    assert "border" not in Resize().get_params()
+    def counted(self):
+        calls.append(type(self).__name__)
+        validate(self)
+
+    monkeypatch.setattr(BaseEstimator, "_validate_params", counted)
+    return calls
+
+
+@pytest.mark.parametrize("estimator", BASE_FIT, ids=ids(BASE_FIT))
+def test_fit_validates_once_and_a_fitted_step_not_again(estimator, demo, validations):
+    X = list(demo.images[:3])
+    step = clone(estimator).fit(X)
+    # ImageFeatures validates its families within its own fit, once each
+    expected = [type(step).__name__] + [type(family).__name__
+                                        for _, family in getattr(step, "families", [])]
+    assert validations == expected
+    out = step.transform(X)
+    step.get_feature_names_out()
+    if isinstance(step, ImageStep):
+        out[0]  # the chain runs here
+    assert validations == expected
+
+
+def test_every_plain_step_keeps_the_base_fit():
+    assert {type(e) for e in BASE_FIT} >= {Resize, LBPFeatures}
+
+
+def test_a_step_used_without_fit_is_validated_by_transform(demo):
+    X = list(demo.images[:2])
+    with pytest.raises(ValueError, match="'size' parameter of Resize"):
+        Resize(size=0).transform(X)
+    with pytest.raises(ValueError, match="radii"):
+        LBPFeatures(radii=[0]).get_feature_names_out()
+    assert Resize(size=8).transform(X)[0].shape == (8, 8)
+
+
+def test_fit_hands_learning_and_fit_params_to_the_hook():
+    class Brightest(ImageStep):
+        def _fit(self, X, y=None, scale=1.0):
+            self.brightest_ = scale * max(float(image.max()) for image in X)
+
+        def _apply(self, image, mask):
+            return image / self.brightest_, mask
+
+    images = [np.full((2, 2), 2.0), np.full((2, 2), 4.0)]
+    step = Brightest().fit(images, scale=2.0)
+    assert step.brightest_ == 8.0
+    assert step.transform(images)[1].tolist() == [[0.5, 0.5], [0.5, 0.5]]
+    with pytest.raises(NotFittedError):
+        Brightest().transform(images)
+    with pytest.raises(TypeError, match="shift"):
+        Brightest().fit(images, shift=1.0)

@@ -7,12 +7,11 @@ import textwrap
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._base import ImageTransformer
 from .._cache import RUNTIME_PARAMETERS
 from .._parallel import extract, image_head_mask
-from .._parameters import ParameterNamesOnce
 
 __all__ = ["REGIONS", "region_mask", "EXTRACTION_PARAMETERS", "FeatureExtractor"]
 
@@ -73,14 +72,15 @@ def _document_shared_parameters(doc):
     )
 
 
-class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
+class FeatureExtractor(ImageTransformer):
     """Base class of the feature families: images in, a 2-D float matrix out.
 
     Subclasses define ``_features(image, mask)`` (one image's numbers, a 1-D
     array) and ``_feature_names()`` (their names), plus their parameters and
-    ``_parameter_constraints``. Parameters are checked when the extractor is
-    fitted or used. Extractors learn nothing from data unless a subclass says
-    so, and may be used without fitting.
+    ``_parameter_constraints``. Parameters are validated by ``fit``, or by
+    ``transform`` and ``get_feature_names_out`` when the extractor is used
+    without ``fit``. Extractors learn nothing from data unless a subclass
+    learns (in ``_fit``), and may be used without fitting.
 
     Every extractor takes ``n_jobs`` (parallel workers over images),
     ``batch_size`` (images per parallel task) and ``on_error`` (``"raise"``
@@ -117,32 +117,8 @@ class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
         if cls.__doc__:
             cls.__doc__ = _document_shared_parameters(cls.__doc__)
 
-    def fit(self, X, y=None):
-        """Check the parameters; nothing is learned.
-
-        Parameters
-        ----------
-        X : sequence of images
-            Paths, arrays, :class:`~braintumor_features.images.MaskedImage`
-            pairs, or the output of a preprocessing step.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        self._check_parameters()
-        return self
-
-    def transform(self, X):
+    def _transform(self, X):
         """Compute the features of every image.
-
-        Parameters
-        ----------
-        X : sequence of images
-            Paths, arrays, :class:`~braintumor_features.images.MaskedImage`
-            pairs, or the output of a preprocessing step.
 
         Returns
         -------
@@ -151,9 +127,6 @@ class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
             With ``on_error="skip"`` the rows of images that failed are NaN
             and ``skipped_`` lists them with their reasons.
         """
-        self._validate_params()
-        self._check_parameters()
-        self._check_fitted()
         cache = self._feature_cache()
         rows, self.skipped_ = extract(
             X, self._features, n_features=len(self._feature_names()), n_jobs=self.n_jobs,
@@ -174,16 +147,8 @@ class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
         -------
         ndarray of str
         """
-        self._validate_params()
-        self._check_parameters()
+        self._validate_unless_fitted()
         return np.asarray(self._feature_names(), dtype=object)
-
-    def _check_parameters(self):
-        """Checks that go beyond ``_parameter_constraints``; subclasses extend."""
-
-    def _check_fitted(self):
-        """Raise NotFittedError before ``transform`` if the family learns and is not fitted
-        (inside the extraction, ``on_error="skip"`` would turn it into rows of NaN)."""
 
     def _feature_cache(self):
         """The :class:`FeatureCache` rows are kept in, or None (no caching)."""
@@ -204,10 +169,3 @@ class FeatureExtractor(ParameterNamesOnce, TransformerMixin, BaseEstimator):
 
     def _feature_names(self):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags

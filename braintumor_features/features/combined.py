@@ -44,8 +44,10 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         Keep each image's row and reuse it when the same image comes again
         with the same preprocessing and family parameters (a grid search
         over the classifier's parameters then extracts each image once).
-        ``True``: in this process's memory; a directory or
-        :class:`joblib.Memory`: on disk, shared by worker processes; or a
+        ``True``: in this process's memory (``FeatureCache()``: at most
+        256 MiB, the least recently used rows dropped first); a directory
+        or :class:`joblib.Memory`: the Memory's cached calls on disk, shared
+        by worker processes; or a
         :class:`~braintumor_features.features.FeatureCache`. See
         :class:`~braintumor_features.features.FeatureCache` for the keys.
 
@@ -135,28 +137,13 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         return clone(family).set_params(n_jobs=self.n_jobs, batch_size=self.batch_size,
                                         on_error=self.on_error)
 
-    def fit(self, X, y=None, groups=None):
-        """Check the parameters and fit the families that learn from data.
-
-        Parameters
-        ----------
-        X : sequence of images
-        y : array-like of shape (n_images,), default=None
-        groups : array-like of shape (n_images,), default=None
-            Patient of each image, for the families that learn (their
-            cross-fitting folds); in a pipeline ``features__groups``.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        self._check_parameters()
+    def _fit(self, X, y=None, groups=None):
+        """Fit the families that learn from data; ``groups`` (the patient of each image,
+        ``features__groups`` in a pipeline) gives their cross-fitting folds."""
         learning = self._learning()
         self.families_ = [
             (name, self._runtime_copy(family).fit(X, y, groups=groups) if name in learning
              else family) for name, family in self.families]
-        return self
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then the rows of ``X``: those of the families that learn cross-fitted.
@@ -196,6 +183,7 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
                 parts[name], rows = np.hsplit(rows, [len(family._feature_names())])
         self.skipped_ = sorted({entry["index"]: entry for entry in skipped}.values(),
                                key=lambda entry: entry["index"])
+        self._is_fitted = True
         return np.hstack([parts[name] for name, _ in self.families])
 
     def _features(self, image, mask):

@@ -2,71 +2,77 @@
 
 from __future__ import annotations
 
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+import copy
 
-from .._parameters import ParameterNamesOnce
+from .._base import ImageTransformer
 from ..images import ImageSequence
 
 __all__ = ["ImageStep"]
 
 
-class ImageStep(ParameterNamesOnce, TransformerMixin, BaseEstimator):
+class ImageStep(ImageTransformer, auto_wrap_output_keys=None):
     """Base class of the preprocessing steps.
 
-    A subclass defines its parameters, ``_parameter_constraints`` and
-    ``apply(image, mask) -> (image, mask)`` for one image. ``transform``
-    returns the input sequence with this step appended to its chain.
+    A subclass defines its parameters, ``_parameter_constraints`` and the
+    per-image hook ``_apply(image, mask) -> (image, mask)``. ``transform``
+    returns the input sequence with a copy of this step (fitted, if it
+    learns in ``_fit``) appended to its chain; the images are computed when
+    accessed (or by a feature extractor, in its workers). Parameters are
+    validated by ``fit``, or by ``transform`` when the step is used without
+    ``fit``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from braintumor_features.preprocessing import ImageStep
     >>> class Invert(ImageStep):
-    ...     def apply(self, image, mask):
+    ...     def _apply(self, image, mask):
     ...         return 255 - image, mask
     >>> images = Invert().fit_transform([np.zeros((2, 2), np.uint8)])
     >>> images[0].tolist()
     [[255, 255], [255, 255]]
     """
 
-    _parameter_constraints: dict = {}
+    def __init_subclass__(cls, **kwargs):
+        # Images are not tables: scikit-learn would wrap the output of every transformer
+        # with get_feature_names_out in a DataFrame under set_config(transform_output=...).
+        super().__init_subclass__(auto_wrap_output_keys=None, **kwargs)
 
-    def fit(self, X, y=None):
-        """Check the parameters; nothing is learned.
-
-        Parameters
-        ----------
-        X : sequence of images
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        self._check_parameters()
-        return self
-
-    def transform(self, X):
+    def _transform(self, X):
         """Append this step to the images' chain.
-
-        Parameters
-        ----------
-        X : sequence of images
-            Paths, arrays, :class:`~braintumor_features.images.MaskedImage`
-            pairs or an :class:`~braintumor_features.images.ImageSequence`.
 
         Returns
         -------
         ImageSequence
             The images, computed when accessed.
         """
-        self._validate_params()
-        self._check_parameters()
-        return ImageSequence(X).then(clone(self))
+        return ImageSequence(X).then(copy.deepcopy(self))
 
-    def _check_parameters(self):
-        """Checks that go beyond ``_parameter_constraints``; subclasses extend."""
+    def get_feature_names_out(self, input_features=None):
+        """Pass feature names through: images have none.
+
+        Present so that the names of a pipeline's features reach
+        ``Pipeline.get_feature_names_out`` through the image steps before them.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+
+        Returns
+        -------
+        array-like of str or None
+            ``input_features``, unchanged.
+
+        Examples
+        --------
+        >>> from braintumor_features import make_pipeline
+        >>> from braintumor_features.datasets import make_demo
+        >>> demo = make_demo(n_samples=8, random_state=0)
+        >>> pipe = make_pipeline(image_size=64).fit(demo.images, demo.target)
+        >>> pipe[:-1].get_feature_names_out()[:2].tolist()
+        ['glcm_asm_d1', 'glcm_contrast_d1']
+        """
+        return input_features
 
     def set_output(self, *, transform=None):
         """Accept and ignore an output container: images are not tables.
@@ -76,13 +82,6 @@ class ImageStep(ParameterNamesOnce, TransformerMixin, BaseEstimator):
         """
         return self
 
-    def apply(self, image, mask):  # pragma: no cover - abstract
+    def _apply(self, image, mask):  # pragma: no cover - abstract
         """Process one image (and its mask, or None)."""
         raise NotImplementedError
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags

@@ -49,7 +49,7 @@ class CropHead(ImageStep):
         self.margin = margin
         self.locate_size = locate_size
 
-    def apply(self, image, mask):
+    def _apply(self, image, mask):
         top, left, bottom, right = head_box(image, self.locate_size)
         pad_r = int(round(self.margin * (bottom - top)))
         pad_c = int(round(self.margin * (right - left)))
@@ -108,7 +108,7 @@ class Resize(ImageStep):
             raise ValueError(f"size must be a positive int or (height, width), got {self.size!r}")
         return size
 
-    def apply(self, image, mask):
+    def _apply(self, image, mask):
         height, width = self._shape()
         if self.keep_aspect:
             scale = min(height / image.shape[0], width / image.shape[1])

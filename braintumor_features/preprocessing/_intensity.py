@@ -39,7 +39,7 @@ class Grayscale(ImageStep):
     def __init__(self, dtype="uint8"):
         self.dtype = dtype
 
-    def apply(self, image, mask):
+    def _apply(self, image, mask):
         return (to_uint8(image) if self.dtype == "uint8" else image), mask
 
 
@@ -90,7 +90,7 @@ class Denoise(ImageStep):
         if self.method in ("median", "gaussian") and self.size % 2 == 0:
             raise ValueError(f"size must be odd for the {self.method} filter, got {self.size}")
 
-    def apply(self, image, mask):
+    def _apply(self, image, mask):
         if self.method == "median":
             if image.dtype != np.uint8 and self.size > 5:
                 image = to_uint8(image)
@@ -138,7 +138,7 @@ class CLAHE(ImageStep):
         self.clip_limit = clip_limit
         self.tile_grid_size = tile_grid_size
 
-    def apply(self, image, mask):
+    def _apply(self, image, mask):
         if image.dtype not in (np.uint8, np.uint16):
             image = to_uint8(image)
         grid = (self.tile_grid_size, self.tile_grid_size)
@@ -192,7 +192,7 @@ class NormalizeIntensity(ImageStep):
         if not 0 <= low < high <= 100:
             raise ValueError(f"percentiles must be 0 <= low < high <= 100, got {self.percentiles!r}")
 
-    def apply(self, image, mask):
+    def _apply(self, image, mask):
         head = head_mask(image) if self.within_head else None
         if image.dtype == np.uint8 and self.method in ("percentile", "robust"):
             values = None

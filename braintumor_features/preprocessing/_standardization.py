@@ -16,15 +16,12 @@ head, is ``NormalizeIntensity(method="robust")`` in
 
 from __future__ import annotations
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 from .._parallel import extract
 from .._utils import head_mask
-from ..images import ImageSequence
 from ._base import ImageStep
 
 __all__ = ["HistogramStandardizer"]
@@ -117,22 +114,8 @@ class HistogramStandardizer(ImageStep):
         values = image[head_mask(image)] if self.within_head else image.ravel()
         return np.percentile(values.astype(np.float64, copy=False), self.percentiles)
 
-    def fit(self, X, y=None):
-        """Learn the standard landmarks from the training images.
-
-        Parameters
-        ----------
-        X : sequence of images
-            Paths, arrays, :class:`~braintumor_features.images.MaskedImage`
-            pairs or an :class:`~braintumor_features.images.ImageSequence`.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        self._check_parameters()
+    def _fit(self, X, y=None):
+        """Learn the standard landmarks from the training images."""
         landmarks, _ = extract(X, self._landmarks, n_features=len(self.percentiles),
                                n_jobs=self.n_jobs)
         landmarks = landmarks[landmarks[:, -1] > landmarks[:, 0]]  # constant ones say nothing
@@ -143,24 +126,8 @@ class HistogramStandardizer(ImageStep):
         mapped = low + (landmarks - landmarks[:, :1]) * (
             (high - low) / (landmarks[:, -1:] - landmarks[:, :1]))
         self.standard_landmarks_ = mapped.mean(axis=0)
-        return self
 
-    def transform(self, X):
-        """Append this fitted step to the images' chain.
-
-        Parameters
-        ----------
-        X : sequence of images
-
-        Returns
-        -------
-        ImageSequence
-            The standardised images (``float32``), computed when accessed.
-        """
-        check_is_fitted(self, "standard_landmarks_")
-        return ImageSequence(X).then(copy.deepcopy(self))
-
-    def apply(self, image, mask):
+    def _apply(self, image, mask):
         """Map one image from its own landmarks to the standard ones."""
         landmarks = self._landmarks(image)
         standard = self.standard_landmarks_
@@ -175,8 +142,3 @@ class HistogramStandardizer(ImageStep):
         out[below] = standard[0] + (values[below] - landmarks[0]) * slopes[0]
         out[above] = standard[-1] + (values[above] - landmarks[-1]) * slopes[1]
         return out.astype(np.float32), mask
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = True
-        return tags
