@@ -41,18 +41,32 @@ def test_jpeg_with_a_damaged_header_names_the_file(tmp_path):
         read_image(path)
 
 
-@pytest.mark.parametrize("name,kind", [("scan.dcm", "DICOM"), ("brain.nii.gz", "NIfTI")])
-def test_unsupported_medical_formats_say_what_to_do(tmp_path, name, kind):
+@pytest.mark.parametrize("name,kind", [("brain.mha", "MetaImage"), ("brain.nrrd", "NRRD")])
+def test_unsupported_volume_formats_say_what_to_do(tmp_path, name, kind):
+    path = tmp_path / name
+    path.write_bytes(b"\1" * 200)
+    with pytest.raises(ImageReadError, match=rf"{name}: {kind}.*export each slice to PNG"):
+        read_image(path)
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("scan.dcm", "DICOM file without an image"),
+    ("IM0001", "DICOM file without an image"),  # recognised by its preamble, not its name
+    ("brain.nii.gz", "not a readable NIfTI file"),
+])
+def test_damaged_scanner_files_name_the_file(tmp_path, name, reason):
+    pytest.importorskip("pydicom")
+    pytest.importorskip("nibabel")
     path = tmp_path / name
     path.write_bytes(b"\0" * 128 + b"DICM" + b"\1" * 200)
-    with pytest.raises(ImageReadError, match=rf"{name}: {kind}.*export each slice to PNG"):
+    with pytest.raises(ImageReadError, match=rf"{name}: .*{reason}"):
         read_image(path)
 
 
 def test_16_bit_png_gives_the_features_of_its_full_range(tmp_path):
     ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
     cv2.imwrite(str(tmp_path / "deep.png"), ramp)
-    front = make_pipeline(features="intensity", image_size=32)[:-2]
+    front = make_pipeline(features="intensity", image_size=32)[:-3]
     from_file = front.fit_transform([str(tmp_path / "deep.png")])
     # Independent 8-bit version of the same ramp: the 16-bit range is used, not clipped to 255.
     eight_bit = np.round(ramp / 65535 * 255).astype(np.uint8)
@@ -64,7 +78,7 @@ def test_16_bit_png_gives_the_features_of_its_full_range(tmp_path):
 def test_tiny_and_constant_files_give_finite_features(tmp_path, image):
     path = tmp_path / "odd.png"
     cv2.imwrite(str(path), image)
-    assert np.isfinite(make_pipeline(image_size=32)[:-2].fit_transform([str(path)])).all()
+    assert np.isfinite(make_pipeline(image_size=32)[:-3].fit_transform([str(path)])).all()
 
 
 def test_image_file_with_nans_is_refused_naming_it(tmp_path):
@@ -136,11 +150,11 @@ def test_huge_png_is_refused_before_it_is_decoded(tmp_path):
 def test_jpeg_over_the_limit_is_decoded_at_a_reduced_scale(tmp_path, monkeypatch):
     path = tmp_path / "big.jpg"
     path.write_bytes(_jpeg((300, 200)))
-    monkeypatch.setattr(bt_io, "MAX_PIXELS", 300 * 200 // 5)  # 1/2 is too big, 1/4 fits
+    monkeypatch.setattr(bt_io._raster, "MAX_PIXELS", 300 * 200 // 5)  # 1/2 too big, 1/4 fits
     with pytest.warns(LargeImageWarning, match=r"big\.jpg: 200x300 pixels.*1/4 scale"):
         image = read_image(path)
     assert image.shape == (75, 50)
-    monkeypatch.setattr(bt_io, "MAX_PIXELS", 10)  # even 1/8 is too big: refused
+    monkeypatch.setattr(bt_io._raster, "MAX_PIXELS", 10)  # even 1/8 is too big: refused
     with pytest.raises(ImageReadError, match=r"big\.jpg: 200x300 pixels is larger"):
         read_image(path)
 
@@ -184,7 +198,7 @@ def test_batch_of_200_with_5_corrupt_keeps_the_195_under_two_workers(tmp_path, c
     assert "skipped 5 of 200" in err
     assert all(f"{i:03d}.png" in err for i in bad)
     # The 195 rows are the features of the good files computed on their own.
-    front = make_pipeline(features="intensity", image_size=16)[:-2]
+    front = make_pipeline(features="intensity", image_size=16)[:-3]
     good = [str(tmp_path / "data" / f) for f in table["file"][:20]]
     np.testing.assert_allclose(table.iloc[:20, 3:].to_numpy(), front.fit_transform(good))
 

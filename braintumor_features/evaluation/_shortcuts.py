@@ -13,7 +13,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..exceptions import ShortcutWarning
-from ..io import _decode, _read_bytes
+from ..io import read_stored
 from ._cross_validation import evaluate
 from ._report import EvaluationReport
 
@@ -26,15 +26,14 @@ METADATA_COLUMNS = ["height", "width", "channels", "chroma", "bit_depth", "forma
 
 def _file_metadata(path) -> dict:
     """What a file says without its content: size, colour mode, format, depth, raw range."""
-    path = Path(path)
-    data = _read_bytes(path)
-    image = _decode(data, path)  # as stored: colour and bit depth kept, no preprocessing
+    image = read_stored(path)  # colour and bit depth kept, no preprocessing
+    path = Path(path)  # a slice of a volume gives the volume's file
     channels = 1 if image.ndim == 2 else image.shape[2]
     colour = image[..., :3].astype(np.int32) if channels >= 3 else None
     chroma = 0.0 if colour is None else float(
         np.abs(np.diff(colour, axis=-1)).mean())  # 0 for gray stored as RGB
     values = [image.shape[0], image.shape[1], channels, chroma, image.dtype.itemsize * 8,
-              path.suffix.lower(), int(data.size), float(image.min()), float(image.max())]
+              path.suffix.lower(), path.stat().st_size, float(image.min()), float(image.max())]
     return dict(zip(METADATA_COLUMNS, values))
 
 
