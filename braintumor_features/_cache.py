@@ -14,24 +14,59 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from pathlib import Path
+from collections import OrderedDict
+from numbers import Integral
 
 import joblib
 import numpy as np
 
 from ._version import __version__
 from .images import MaskedImage, Outline
+from .io import VolumeSlice
 
 __all__ = ["FeatureCache"]
 
 #: Parameters that do not change a row, left out of the key.
 RUNTIME_PARAMETERS = frozenset({"n_jobs", "batch_size", "on_error", "cache"})
 
-# The in-memory store, shared by every in-memory FeatureCache of this process:
+#: Default bound of the in-memory rows, in bytes (256 MiB).
+DEFAULT_MAX_BYTES = 2**28
+
+
+class _LeastRecentlyUsed:
+    """Rows by key, dropping the least recently used beyond a number of bytes."""
+
+    def __init__(self):
+        self._rows = OrderedDict()
+        self._nbytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            row = self._rows.get(key)
+            if row is not None:
+                self._rows.move_to_end(key)
+            return row
+
+    def put(self, key, row, max_bytes):
+        with self._lock:
+            previous = self._rows.pop(key, None)
+            self._nbytes -= 0 if previous is None else previous.nbytes
+            self._rows[key] = row
+            self._nbytes += row.nbytes
+            while self._nbytes > max_bytes:
+                self._nbytes -= self._rows.popitem(last=False)[1].nbytes
+
+    def clear(self):
+        with self._lock:
+            self._rows.clear()
+            self._nbytes = 0
+
+
+# The in-memory rows, shared by every in-memory FeatureCache of this process:
 # the key says everything about a row, so sharing is safe, and copies made by
 # ``clone`` (deepcopy) or pickling find the same rows.
-_MEMORY: dict = {}
-_MEMORY_LOCK = threading.Lock()
+_MEMORY = _LeastRecentlyUsed()
 # Content digests of files, by (path, size, modification time).
 _FILE_DIGESTS: dict = {}
 
@@ -60,6 +95,8 @@ def _file_digest(path) -> str:
 def _source_digest(source) -> str:
     if source is None:
         return "none"
+    if isinstance(source, VolumeSlice):
+        return _digest(_file_digest(source), "slice", source.index)
     if isinstance(source, (str, os.PathLike)):
         return _file_digest(source)
     if isinstance(source, Outline):
@@ -112,6 +149,11 @@ def parameters_digest(steps, signature) -> str:
     return _digest(__version__, repr(_canonical(chain)), repr(_canonical(signature)))
 
 
+def _stored_row(key, row):
+    """The function whose calls a :class:`joblib.Memory` keeps: by ``key`` alone, ``row``."""
+    return row
+
+
 class FeatureCache:
     """Feature rows of single images, kept in memory or on disk.
 
@@ -126,9 +168,17 @@ class FeatureCache:
     location : str, path, joblib.Memory or None, default=None
         ``None``: rows are kept in this process's memory (shared by every
         in-memory cache of the process, and by the copies ``clone`` makes).
-        A directory (or a :class:`joblib.Memory`, whose ``location`` is
-        used): rows are files under ``<location>/braintumor_features``,
-        shared by worker processes and kept across sessions.
+        A directory, or a :class:`joblib.Memory`: rows are the cached calls
+        of a function of that Memory (a directory, str or path, stands for
+        ``joblib.Memory(str(directory), verbose=0)``), files shared by
+        worker processes and kept across sessions. ``Memory(None)`` keeps
+        nothing, as in joblib.
+    max_bytes : int, default=DEFAULT_MAX_BYTES
+        In memory: when a new row would take the process's rows over this
+        many bytes, the least recently used rows are dropped. The default,
+        256 MiB, holds about 30,000 rows of the default pipeline's ~1,000
+        features. On disk the Memory decides:
+        ``memory.reduce_size(bytes_limit=...)`` bounds it.
 
     Notes
     -----
@@ -138,9 +188,10 @@ class FeatureCache:
     :class:`~braintumor_features.preprocessing.HistogramStandardizer`),
     the extractor's class and parameters and
     the library version. A file's content digest is remembered for as long
-    as its size and modification time are unchanged. In-memory rows stay
-    until :meth:`clear`; rows on disk until the directory is deleted. Files
-    are written atomically, so several processes may share a directory.
+    as its size and modification time are unchanged. Rows stay until they
+    are dropped for newer ones (in memory), the Memory is reduced or
+    cleared, or :meth:`clear`. joblib writes each row atomically, so several
+    processes may share a directory.
 
     Examples
     --------
@@ -151,51 +202,63 @@ class FeatureCache:
     >>> first = features.fit_transform(images)
     >>> bool((features.fit_transform(images) == first).all())  # read from the cache
     True
+
+    Rows beyond ``max_bytes`` make room by dropping the least recently used:
+
+    >>> cache = FeatureCache(max_bytes=16)  # two values of float64
+    >>> cache.put("a", [1.0]); cache.put("b", [2.0]); cache.put("c", [3.0])
+    >>> cache.get("a") is None, cache.get("c")
+    (True, array([3.]))
     """
 
-    def __init__(self, location=None):
+    def __init__(self, location=None, *, max_bytes=DEFAULT_MAX_BYTES):
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, Integral) or max_bytes < 0:
+            raise ValueError(f"max_bytes must be a whole number of bytes >= 0, got {max_bytes!r}")
         self.location = location
+        self.max_bytes = max_bytes
 
-    def _directory(self):
-        location = getattr(self.location, "location", self.location)
-        return None if location is None else Path(location) / "braintumor_features"
+    # Built on first use from ``location``, and neither copied nor pickled.
+    _stored = None
+
+    def __getstate__(self):
+        return {"location": self.location, "max_bytes": self.max_bytes}
+
+    def _on_disk(self):
+        """The memorized :func:`_stored_row` of the Memory, or None (rows in memory)."""
+        if self.location is None:
+            return None
+        if self._stored is None:
+            memory = (self.location if isinstance(self.location, joblib.Memory)
+                      else joblib.Memory(os.fspath(self.location), verbose=0))
+            self._stored = memory.cache(_stored_row, ignore=["row"], verbose=0)
+        return self._stored
 
     def get(self, key):
         """The row stored under ``key``, or None."""
-        directory = self._directory()
-        if directory is None:
+        stored = self._on_disk()
+        if stored is None:
             return _MEMORY.get(key)
-        try:
-            return np.load(directory / key[:2] / f"{key}.npy")
-        except (OSError, ValueError):
-            return None
+        # A row removed between the check and the read is computed as None: a miss.
+        return stored(key, None) if stored.check_call_in_cache(key, None) else None
 
     def put(self, key, row):
         """Store ``row`` under ``key``."""
         row = np.array(row, dtype=np.float64)
-        directory = self._directory()
-        if directory is None:
-            with _MEMORY_LOCK:
-                _MEMORY[key] = row
-            return
-        folder = directory / key[:2]
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f"{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(temporary, "wb") as file:
-            np.save(file, row)
-        os.replace(temporary, folder / f"{key}.npy")
+        stored = self._on_disk()
+        if stored is None:
+            _MEMORY.put(key, row, self.max_bytes)
+        else:
+            stored.call(key, row)  # replaces what is stored under key
 
     def clear(self):
         """Forget every row (in memory: of every in-memory cache of the process), and the
         process's remembered file digests, so that files are read again."""
         _FILE_DIGESTS.clear()
-        directory = self._directory()
-        if directory is None:
-            with _MEMORY_LOCK:
-                _MEMORY.clear()
-            return
-        for file in directory.glob("*/*.npy"):
-            file.unlink(missing_ok=True)
+        stored = self._on_disk()
+        if stored is None:
+            _MEMORY.clear()
+        else:
+            stored.clear(warn=False)
 
     def __repr__(self):
-        return f"FeatureCache(location={self.location!r})"
+        return f"FeatureCache(location={self.location!r}, max_bytes={self.max_bytes!r})"

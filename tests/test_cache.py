@@ -177,15 +177,56 @@ def test_skipped_images_are_not_cached(images):
         ImageFeatures([("count", Counting())], cache=True, on_error="skip").fit_transform([bad])
 
 
+def stored_calls(location):
+    """The rows a joblib.Memory at ``location`` holds: one output file per cached call."""
+    return len(list(location.rglob("output.pkl")))
+
+
 def test_disk_cache_is_shared_between_objects_and_processes(tmp_path, images):
     rows = features(cache=str(tmp_path)).fit_transform(images)
-    assert len(list((tmp_path / "braintumor_features").glob("*/*.npy"))) == 6
-    again = features(cache=Memory(tmp_path, verbose=0)).fit_transform(images)
+    assert stored_calls(tmp_path) == 6
+    again = features(cache=Memory(str(tmp_path), verbose=0)).fit_transform(images)
     np.testing.assert_array_equal(again, rows)
     assert len(Counting.computed) == 6
     FeatureCache(tmp_path).clear()
     features(cache=tmp_path).fit_transform(images)
     assert len(Counting.computed) == 12
+
+
+def test_a_memory_given_keeps_the_rows_as_its_cached_calls(tmp_path, images):
+    memory = Memory(tmp_path, verbose=0)
+    features(cache=memory).fit_transform(images)
+    memory.reduce_size(items_limit=2)  # the Memory's own bound applies to the rows
+    assert stored_calls(tmp_path) == 2
+    features(cache=memory).fit_transform(images)
+    assert len(Counting.computed) == 6 + 4
+    memory.clear(warn=False)
+    features(cache=memory).fit_transform(images)
+    assert len(Counting.computed) == 16
+    features(cache=Memory(None)).fit_transform(images)  # joblib's "no caching"
+    assert len(Counting.computed) == 22
+
+
+def test_rows_in_memory_beyond_max_bytes_drop_the_least_recently_used(images):
+    row_bytes = 2 * 8  # Counting's two float64 values
+    cache = FeatureCache(max_bytes=4 * row_bytes)
+    rows = features(cache=cache).fit_transform(images[:4])
+    features(cache=cache).fit_transform(images[:1])  # read: now the most recently used
+    features(cache=cache).fit_transform(images[4:])  # two more: two others make room
+    assert len(Counting.computed) == 6
+    again = features(cache=cache).fit_transform(images[:4])
+    assert len(Counting.computed) == 6 + 2  # images 1 and 2 were dropped, not 0 or 3
+    np.testing.assert_array_equal(again, rows)
+    nothing = features(cache=FeatureCache(max_bytes=0))
+    nothing.fit_transform(images[4:])
+    nothing.fit_transform(images[4:])
+    assert len(Counting.computed) == 8 + 4
+
+
+@pytest.mark.parametrize("max_bytes", [-1, 1.5, "1GB", True])
+def test_max_bytes_must_be_a_whole_number_of_bytes(max_bytes):
+    with pytest.raises(ValueError, match="max_bytes must be a whole number"):
+        FeatureCache(max_bytes=max_bytes)
 
 
 def test_grid_search_over_the_classifier_extracts_each_image_once(images):
@@ -201,11 +242,10 @@ def test_grid_search_with_workers_shares_the_disk_cache(tmp_path, demo):
                          image_size=32, memory=tmp_path)
     search = GridSearchCV(pipe, {"classifier__C": [1.0, 10.0]}, cv=2, n_jobs=2)
     search.fit(demo.images[:16], demo.target[:16])
-    stored = list((tmp_path / "braintumor_features").glob("*/*.npy"))
-    assert len(stored) == 16
+    assert stored_calls(tmp_path) == 16
     uncached = make_pipeline(features=[("glcm", GLCMFeatures(distances=[1], levels=8))],
-                             image_size=32)[:-2].fit_transform(demo.images[:16])
-    cached = search.best_estimator_[:-2].transform(demo.images[:16])
+                             image_size=32)[:-3].fit_transform(demo.images[:16])
+    cached = search.best_estimator_[:-3].transform(demo.images[:16])
     np.testing.assert_array_equal(cached, uncached)
 
 

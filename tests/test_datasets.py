@@ -108,6 +108,35 @@ def test_load_folders_real_sources(brain_mri):
         np.unique(load_folder(sartaj).groups))
 
 
+def test_sequence_column_is_read_where_present(tmp_path):
+    rows = [("glioma", "p1"), ("glioma", "p2"), ("no_tumor", "p3")]
+    given = _write_folder(tmp_path / "radiology", rows, source="teaching")
+    frame = pd.read_csv(given / "metadata.csv")
+    frame["sequence"] = ["T1", None, "T2"]
+    frame["tumour_type"] = ["astrocytoma", "glioblastoma", "normal"]
+    frame.to_csv(given / "metadata.csv", index=False)
+    plain = _write_folder(tmp_path / "site", [("glioma", "p1")])
+    data = load_folder(given)
+    assert data.sequence.tolist() == ["T1", "", "T2"]
+    assert data.frame["tumour_type"].tolist() == ["astrocytoma", "glioblastoma", "normal"]
+    assert load_folder(plain).sequence is None
+    both = load_folders([plain, given])
+    assert both.sequence.tolist() == ["", "T1", "", "T2"]
+    assert both.frame["tumour_type"].isna().tolist() == [True, False, False, False]
+    assert load_folders([plain]).sequence is None
+
+
+def test_radiopaedia_sequences(brain_mri):
+    radiopaedia = brain_mri.parent / "brain-mri-radiopaedia"
+    if not (radiopaedia / "metadata.csv").exists():
+        pytest.skip(f"third source not found at {radiopaedia}")
+    data = load_folders([brain_mri, radiopaedia])
+    part = data.sources == "radiopaedia"
+    assert dict(zip(*np.unique(data.sequence[part], return_counts=True))) == {
+        "T1": 341, "T1C": 396, "T2": 385}  # the counts of its README
+    assert (data.sequence[~part] == "").all()
+
+
 def test_make_demo_is_reproducible_and_balanced():
     a, b = make_demo(20, random_state=3), make_demo(20, random_state=3)
     for x, y in zip(a.images, b.images):

@@ -3,7 +3,6 @@
 import hashlib
 import http.server
 import io
-import json
 import threading
 import zipfile
 
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 from braintumor_features import GLCMFeatures, ImageSequence, with_masks
-from braintumor_features.datasets import MatArray, fetch_figshare, load_figshare
+from braintumor_features.datasets import MatArray, _figshare, fetch_figshare, load_figshare
 
 # (label code, patient id) of slices 1.mat .. 6.mat, and their published folds
 SLICES = [(1, "100360"), (1, "100360"), (2, "MR040"), (2, "MR040"), (3, "112649"), (3, "112649")]
@@ -139,59 +138,73 @@ class _Server:
         self.httpd.server_close()
 
 
-def _published(tmp_path, corrupt=False):
-    """The release as figshare serves it: an API record, a zip of slices, cvind.mat."""
+ZIP_NAME = "brainTumorDataPublic_1-6.zip"
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    """The release as a mirror serves it (a zip of slices and cvind.mat), and a registry of
+    their SHA256 sums in place of the real release's."""
     source = write_release(tmp_path / "source")
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         for number in range(1, 7):
             zipped.write(source / f"{number}.mat", f"brainTumorDataPublic/{number}.mat")
-    blobs = {"/files/1": archive.getvalue(), "/files/2": (source / "cvind.mat").read_bytes()}
-    names = {"/files/1": "brainTumorDataPublic_1-6.zip", "/files/2": "cvind.mat"}
-    files = dict(blobs)
-    record = {"files": [
-        {"name": names[key], "download_url": None, "key": key,
-         "computed_md5": hashlib.md5(blob + (b"x" if corrupt else b"")).hexdigest()}
-        for key, blob in blobs.items()
-    ]}
-    return files, record
+    files = {f"/{ZIP_NAME}": archive.getvalue(), "/cvind.mat": (source / "cvind.mat").read_bytes()}
+    registry = {path[1:]: "sha256:" + hashlib.sha256(blob).hexdigest()
+                for path, blob in files.items()}
+    monkeypatch.setattr(_figshare, "FIGSHARE_REGISTRY", registry)
+    return files
 
 
-def _serve(files, record):
-    server = _Server(files)
-    for entry in record["files"]:
-        entry["download_url"] = server.url + entry.pop("key")
-    files["/articles/1512427"] = json.dumps(record).encode()
-    return server
+def test_the_registry_pins_a_checksum_and_an_address_for_every_file():
+    assert set(_figshare.FIGSHARE_REGISTRY) == set(_figshare.FIGSHARE_URLS)
+    for known in _figshare.FIGSHARE_REGISTRY.values():
+        algorithm, digest = known.split(":")
+        assert len(digest) == len(hashlib.new(algorithm).hexdigest())
 
 
-def test_fetch_figshare_downloads_verifies_and_caches(tmp_path):
-    files, record = _published(tmp_path)
-    with _serve(files, record) as server:
-        url = server.url + "/articles/1512427"
-        data = fetch_figshare(tmp_path / "home", url=url)
-        assert len(server.requests) == 3
-        again = fetch_figshare(tmp_path / "home", url=url)
-        assert len(server.requests) == 3  # cached: no second download
-    assert data.target.tolist() == again.target.tolist() == load_figshare(tmp_path / "source").target.tolist()
+def test_fetch_figshare_downloads_verifies_and_caches(tmp_path, published):
+    with _Server(published) as server:
+        data = fetch_figshare(tmp_path / "home", base_url=server.url)
+        assert sorted(server.requests) == sorted(published)
+        again = fetch_figshare(tmp_path / "home", base_url=server.url)
+        assert len(server.requests) == 2  # cached: no second download
+    expected = load_figshare(tmp_path / "source").target.tolist()
+    assert data.target.tolist() == again.target.tolist() == expected
     assert data.folds.tolist() == FOLDS
-    cached = sorted(p.name for p in (tmp_path / "home" / "figshare_brain_tumor").iterdir())
-    assert cached == sorted([".complete", "cvind.mat"] + [f"{n}.mat" for n in range(1, 7)])
+    folder = tmp_path / "home" / "figshare_brain_tumor"
+    assert not (folder / ZIP_NAME).exists()  # unpacked, then deleted
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.mat")) == sorted(
+        ["cvind.mat"] + [f"brainTumorDataPublic/{n}.mat" for n in range(1, 7)])
 
 
-def test_fetch_figshare_rejects_a_bad_checksum(tmp_path):
-    files, record = _published(tmp_path, corrupt=True)
-    with _serve(files, record) as server:
-        with pytest.raises(OSError, match="checksum mismatch"):
-            fetch_figshare(tmp_path / "home", url=server.url + "/articles/1512427")
-    with pytest.raises(OSError, match="not cached"):
+def test_fetch_figshare_refuses_a_corrupt_download(tmp_path, published):
+    published[f"/{ZIP_NAME}"] = published[f"/{ZIP_NAME}"][:-1] + b"x"
+    with _Server(published) as server:
+        with pytest.raises(OSError, match=rf"{ZIP_NAME} from .*: SHA256 hash of downloaded file "
+                                          r"\(.*\) does not match the known hash"):
+            fetch_figshare(tmp_path / "home", base_url=server.url)
+    folder = tmp_path / "home" / "figshare_brain_tumor"
+    assert not (folder / ZIP_NAME).exists() and not list(folder.rglob("*.mat"))
+    with pytest.raises(OSError, match="not cached and download_if_missing=False"):
         fetch_figshare(tmp_path / "home", download_if_missing=False)
 
 
-def test_fetch_figshare_refuses_a_file_without_a_published_checksum(tmp_path):
-    files, record = _published(tmp_path)
-    del record["files"][1]["computed_md5"]
-    with _serve(files, record) as server:
-        with pytest.raises(OSError, match="publishes no checksum for cvind.mat"):
-            fetch_figshare(tmp_path / "home", url=server.url + "/articles/1512427")
-    assert not (tmp_path / "home" / "figshare_brain_tumor" / ".complete").exists()
+def test_an_interrupted_fetch_downloads_only_what_it_lacks(tmp_path, published):
+    cvind = published.pop("/cvind.mat")
+    with _Server(published) as server:
+        with pytest.raises(OSError, match="404"):
+            fetch_figshare(tmp_path / "home", base_url=server.url + "/")
+        published["/cvind.mat"] = cvind
+        data = fetch_figshare(tmp_path / "home", base_url=server.url + "/")
+        assert server.requests == [f"/{ZIP_NAME}", "/cvind.mat", "/cvind.mat"]
+    assert data.folds.tolist() == FOLDS
+
+
+def test_nothing_is_downloaded_when_download_if_missing_is_false(tmp_path, published):
+    with _Server(published) as server:
+        with pytest.raises(OSError, match="pass download_if_missing=True"):
+            fetch_figshare(tmp_path / "home", download_if_missing=False, base_url=server.url)
+        assert server.requests == []
+    assert not (tmp_path / "home" / "figshare_brain_tumor").exists()

@@ -86,16 +86,21 @@ def test_map_summary_of_a_known_map():
     cells = np.zeros((20, 20, len(TISSUE_NAMES)), np.float32)
     cells[4:8, 10:14, TISSUE_NAMES.index("zmean_s1.5")] = 3.0
     summary = dict(zip(MAP_NAMES, map_summary(probability, head, cells)))
-    assert summary["p_max"] == pytest.approx(0.9)
-    assert summary["n_comp_05"] == 2 and summary["largest_05"] == pytest.approx(16 / 400)
-    assert summary["area_05"] == pytest.approx(17 / 400) and summary["area_08"] == pytest.approx(16 / 400)
+    assert summary["probability_max"] == pytest.approx(0.9)
+    assert summary["n_components_above_0.5"] == 2
+    assert summary["largest_component_above_0.5"] == pytest.approx(16 / 400)
+    assert summary["area_above_0.5"] == pytest.approx(17 / 400)
+    assert summary["area_above_0.8"] == pytest.approx(16 / 400)
     assert summary["blob_area"] == pytest.approx(16 / 400)
-    assert summary["blob_pmean"] == pytest.approx(0.9)
-    assert summary["blob_solidity"] == pytest.approx(1.0) and summary["blob_elong"] == pytest.approx(1.0)
-    assert summary["blob_compact"] == pytest.approx(np.pi / 4)  # a square's 4 pi A / P**2
-    assert summary["blob_zmean_s1.5"] == pytest.approx(3.0)
-    assert summary["blobring_zmean_s1.5"] == pytest.approx(3.0)  # the ring around it is at 0
-    assert summary["pw_zmean_s1.5"] == pytest.approx(3.0 * 16 * 0.9 / (16 * 0.9 + 0.6))
+    assert summary["blob_mean_probability"] == pytest.approx(0.9)
+    assert summary["blob_solidity"] == pytest.approx(1.0)
+    assert summary["blob_elongation"] == pytest.approx(1.0)
+    assert summary["blob_compactness"] == pytest.approx(np.pi / 4)  # a square's 4 pi A / P**2
+    assert summary["blob_mean_zscore_sigma1.5"] == pytest.approx(3.0)
+    # the ring around the blob is at 0
+    assert summary["blob_minus_ring_mean_zscore_sigma1.5"] == pytest.approx(3.0)
+    assert summary["probability_weighted_mean_zscore_sigma1.5"] == pytest.approx(
+        3.0 * 16 * 0.9 / (16 * 0.9 + 0.6))
     assert len(MAP_NAMES) == len(set(MAP_NAMES)) == len(summary)
 
 
@@ -106,7 +111,7 @@ def test_the_map_finds_tumours_it_never_saw(demo):
     family = TumorMapFeatures(**FAST).fit(with_masks(train.images, train.masks))
     assert family.n_training_images_ == 60  # the outlined slices: every tumour
     rows = family.transform(demo.images)
-    peak = rows[:, MAP_NAMES.index("p_max")]
+    peak = rows[:, MAP_NAMES.index("probability_max")]
     assert roc_auc_score(demo.target != "no_tumor", peak) > 0.9
     # Where: the map's most probable head cell lies in the held-out outline.
     inside = []
@@ -191,7 +196,7 @@ def test_small_blobs_have_bounded_shape():
     def shape(blob):
         probability = np.where(blob, 0.9, 0.0).astype(np.float32)
         summary = dict(zip(MAP_NAMES, map_summary(probability, head, cells)))
-        return summary["blob_solidity"], summary["blob_compact"]
+        return summary["blob_solidity"], summary["blob_compactness"]
 
     one, two, line = (np.zeros((10, 10), bool) for _ in range(3))
     one[3, 3] = True
@@ -229,6 +234,6 @@ def test_make_pipeline_seeds_the_tumor_map(demo):
         pipe = make_pipeline(features=["glcm", "tumor_map"], image_size=64, random_state=3)
         pipe.set_params(features__tumor_map__grid=16, features__tumor_map__max_iter=10)
         assert pipe.named_steps["features"].families[1][1].random_state == 3
-        return pipe[:-2].fit_transform(X, features__groups=demo.groups)
+        return pipe[:-3].fit_transform(X, features__groups=demo.groups)
 
     np.testing.assert_array_equal(rows(), rows())

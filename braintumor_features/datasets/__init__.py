@@ -9,19 +9,30 @@ from ._duplicates import find_duplicates, merge_duplicate_groups, shared_duplica
 from ._figshare import (
     FIGSHARE_ARTICLE,
     FIGSHARE_LABELS,
+    FIGSHARE_REGISTRY,
+    FIGSHARE_URLS,
     MatArray,
     fetch_figshare,
     load_figshare,
 )
-from ._folders import CLASS_NAMES, IMAGE_SUFFIXES, load_folder, load_folders
+from ._folders import (
+    CLASS_NAMES,
+    IMAGE_SUFFIXES,
+    is_image_file,
+    load_folder,
+    load_folders,
+)
 
 __all__ = [
     "CLASS_NAMES",
     "FIGSHARE_ARTICLE",
     "FIGSHARE_LABELS",
+    "FIGSHARE_REGISTRY",
+    "FIGSHARE_URLS",
     "IMAGE_SUFFIXES",
     "MatArray",
     "fetch_figshare",
+    "is_image_file",
     "find_duplicates",
     "load_figshare",
     "load_folder",

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import tempfile
-import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +12,40 @@ from sklearn.datasets import get_data_home
 from sklearn.model_selection import PredefinedSplit
 from sklearn.utils import Bunch
 
-__all__ = ["FIGSHARE_LABELS", "FIGSHARE_ARTICLE", "MatArray", "load_figshare", "fetch_figshare"]
+__all__ = [
+    "FIGSHARE_LABELS", "FIGSHARE_ARTICLE", "FIGSHARE_REGISTRY", "FIGSHARE_URLS", "MatArray",
+    "load_figshare", "fetch_figshare",
+]
 
 #: The figshare release's ``cjdata.label`` codes.
 FIGSHARE_LABELS = {1: "meningioma", 2: "glioma", 3: "pituitary"}
 
 
-#: The figshare API record of the release (Cheng et al., doi 10.6084/m9.figshare.1512427).
-FIGSHARE_ARTICLE = "https://api.figshare.com/v2/articles/1512427"
+#: The release's page (Cheng et al., figshare article 1512427).
+FIGSHARE_ARTICLE = "https://doi.org/10.6084/m9.figshare.1512427"
+
+#: The files :func:`fetch_figshare` downloads, with their pinned checksums (a
+#: :mod:`pooch` registry): the MD5 sums figshare publishes for them, as recorded
+#: by several independent projects; see the function's notes about SHA256.
+FIGSHARE_REGISTRY = {
+    "brainTumorDataPublic_1-766.zip": "md5:74b949ad33f042e6e103523091cd1428",
+    "brainTumorDataPublic_767-1532.zip": "md5:7e8a875500d2c8a346f270538e29890e",
+    "brainTumorDataPublic_1533-2298.zip": "md5:8227bf6080cb71f15a88be8d25c79ae7",
+    "brainTumorDataPublic_2299-3064.zip": "md5:b378a80d6174e5317d59eb28430c6652",
+    "cvind.mat": "md5:5ea82eb3212c9fcb84290ccf0beb486d",
+}
+
+#: Where figshare serves each file of ``FIGSHARE_REGISTRY`` (by its file id).
+FIGSHARE_URLS = {
+    name: f"https://ndownloader.figshare.com/files/{file_id}"
+    for name, file_id in [
+        ("brainTumorDataPublic_1-766.zip", 3381290),
+        ("brainTumorDataPublic_767-1532.zip", 3381296),
+        ("brainTumorDataPublic_1533-2298.zip", 3381293),
+        ("brainTumorDataPublic_2299-3064.zip", 3381302),
+        ("cvind.mat", 7005344),
+    ]
+}
 
 
 @dataclass(frozen=True)
@@ -201,26 +221,15 @@ def load_figshare(path) -> Bunch:
     )
 
 
-def _download(url, destination, md5):
-    digest = hashlib.md5()
-    with urllib.request.urlopen(url) as response, open(destination, "wb") as out:
-        for chunk in iter(lambda: response.read(1 << 20), b""):
-            digest.update(chunk)
-            out.write(chunk)
-    if digest.hexdigest() != md5:
-        raise OSError(
-            f"{url}: checksum mismatch (md5 {digest.hexdigest()}, published {md5}); the download "
-            "is corrupt or the release changed: delete the partial data and try again"
-        )
-
-
-def fetch_figshare(data_home=None, *, download_if_missing=True, url=FIGSHARE_ARTICLE) -> Bunch:
+def fetch_figshare(data_home=None, *, download_if_missing=True, base_url=None) -> Bunch:
     """Download (once) and load the figshare brain tumour release.
 
-    The file list, download addresses and MD5 checksums come from the
-    release's figshare API record; every file is checked against its
-    published checksum, the zip archives are unpacked and the result is
-    cached under ``data_home``, so later calls read from disk.
+    The release's files are fetched with :mod:`pooch` and each is checked
+    against its checksum pinned in ``FIGSHARE_REGISTRY`` (not one read from
+    the remote record, so a changed release is refused too); the zip
+    archives are unpacked and deleted once every file is in place, and the
+    result is cached under ``data_home``, so later calls read from disk. A
+    run that was interrupted fetches only the files it still lacks.
 
     Parameters
     ----------
@@ -229,9 +238,12 @@ def fetch_figshare(data_home=None, *, download_if_missing=True, url=FIGSHARE_ART
         (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``). The release is
         kept in its ``figshare_brain_tumor`` sub-folder (about 880 MB).
     download_if_missing : bool, default=True
-        If False, raise :class:`OSError` when the data are not cached.
-    url : str, default=FIGSHARE_ARTICLE
-        The API record listing the files (for mirrors and tests).
+        If False, raise :class:`OSError` when the data are not cached,
+        without downloading anything.
+    base_url : str, default=None
+        A mirror serving the release's files under their names
+        (``base_url + "cvind.mat"``, ...); None downloads them from figshare
+        (``FIGSHARE_URLS``). The pinned checksums apply to any source.
 
     Returns
     -------
@@ -242,7 +254,14 @@ def fetch_figshare(data_home=None, *, download_if_missing=True, url=FIGSHARE_ART
     ------
     OSError
         When the data are missing and ``download_if_missing`` is False, or a
-        download fails or does not match its checksum.
+        download fails or does not match its pinned checksum.
+
+    Notes
+    -----
+    The checksums are the MD5 sums figshare publishes for the files of
+    `article 1512427 <https://doi.org/10.6084/m9.figshare.1512427>`_. Pooch
+    also takes SHA256 sums (``"sha256:..."``), which should replace them once
+    computed, with :func:`pooch.file_hash`, from a verified download.
 
     Examples
     --------
@@ -253,35 +272,30 @@ def fetch_figshare(data_home=None, *, download_if_missing=True, url=FIGSHARE_ART
     """
     folder = Path(get_data_home(data_home)) / "figshare_brain_tumor"
     complete = folder / ".complete"
-    if not complete.exists():
-        if not download_if_missing:
-            raise OSError(f"{folder}: the figshare release is not cached and download_if_missing=False")
-        folder.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url) as response:
-            record = json.load(response)
-        with tempfile.TemporaryDirectory(dir=folder) as scratch:
-            for entry in record["files"]:
-                name = Path(entry["name"]).name
-                if not entry.get("computed_md5"):
-                    raise OSError(
-                        f"{url}: the record publishes no checksum for {name}; not downloading "
-                        "data that cannot be verified"
-                    )
-                download = Path(scratch) / name
-                _download(entry["download_url"], download, entry["computed_md5"])
-                if zipfile.is_zipfile(download):
-                    _unpack_mat_files(download, folder)
-                else:
-                    shutil.move(download, folder / name)
-        complete.write_text(url + "\n")
+    if complete.exists():
+        return load_figshare(folder)
+    if not download_if_missing:
+        raise OSError(
+            f"{folder}: the figshare release is not cached and download_if_missing=False; "
+            f"pass download_if_missing=True, or download the files of {FIGSHARE_ARTICLE} "
+            "yourself and read them with load_figshare(folder)"
+        )
+    import pooch  # here: it loads tqdm's notebook bars, which importing the library should not
+
+    release = pooch.create(
+        path=folder,
+        base_url="" if base_url is None else base_url.rstrip("/") + "/",
+        registry=FIGSHARE_REGISTRY,
+        urls=FIGSHARE_URLS if base_url is None else None,
+    )
+    archives = [name for name in release.registry if name.endswith(".zip")]
+    for name in release.registry:
+        unzip = pooch.Unzip(extract_dir=".") if name in archives else None
+        try:
+            release.fetch(name, processor=unzip)
+        except ValueError as exc:  # pooch's refusal of a file that fails its checksum
+            raise OSError(f"{name} from {release.get_url(name)}: {exc}") from None
+    for name in archives:  # the slices are unpacked: the archives are not needed again
+        (folder / name).unlink()
+    complete.write_text("".join(f"{name} {known}\n" for name, known in release.registry.items()))
     return load_figshare(folder)
-
-
-def _unpack_mat_files(archive, folder):
-    """Extract the ``.mat`` members of a zip flat into ``folder`` (no paths from the archive)."""
-    with zipfile.ZipFile(archive) as zipped:
-        for member in zipped.infolist():
-            name = Path(member.filename).name
-            if name.endswith(".mat") and not member.is_dir():
-                with zipped.open(member) as source, open(folder / name, "wb") as target:
-                    shutil.copyfileobj(source, target)

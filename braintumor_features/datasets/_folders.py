@@ -10,12 +10,18 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..exceptions import ImageReadError
 from ..images import Outline
+from ..io import VolumeSlice, is_dicom, volume_slices
 
-__all__ = ["IMAGE_SUFFIXES", "CLASS_NAMES", "load_folder", "load_folders"]
+__all__ = ["IMAGE_SUFFIXES", "CLASS_NAMES", "is_image_file", "load_folder", "load_folders"]
 
-#: File endings ``load_folder`` treats as images.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+#: File endings ``load_folder`` treats as images; DICOM files without an
+#: extension are recognised by their preamble.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".nii", ".nii.gz")
+
+#: The endings of files that may hold several slices (NIfTI, multi-frame DICOM).
+_VOLUME_SUFFIXES = (".dcm", ".nii", ".nii.gz")
 
 
 #: The four classes, in the order the demo set uses.
@@ -29,13 +35,91 @@ def _outline(text):
     return Outline(points) if len(points) >= 3 else None
 
 
+def _sequence(frame):
+    """The ``sequence`` column (MRI sequence, e.g. T1, T1C, T2) as str, "" where missing;
+    None when there is no such column."""
+    if "sequence" not in frame.columns:
+        return None
+    return frame["sequence"].fillna("").to_numpy(dtype=str)
+
+
+def is_image_file(path) -> bool:
+    """Whether ``path`` is a file the data loaders read as images.
+
+    Its name ends in one of :data:`IMAGE_SUFFIXES` (``.nii.gz`` included), or
+    it is a DICOM file, with or without an extension (its ``DICM`` preamble).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from braintumor_features.datasets import is_image_file
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "volume.nii.gz")
+    >>> open(path, "wb").close()
+    >>> is_image_file(path), is_image_file(os.path.join(folder, "notes.txt"))
+    (True, False)
+    """
+    path = Path(path)
+    return path.is_file() and (path.name.lower().endswith(IMAGE_SUFFIXES) or is_dicom(path))
+
+
+def _slices(path: Path, index) -> list:
+    """The items of one row: its slice where given, every slice of a volume, else the file."""
+    if pd.notna(index):
+        return [VolumeSlice(path, int(index))]
+    if path.name.lower().endswith(_VOLUME_SUFFIXES) or is_dicom(path):
+        try:
+            items = volume_slices(path)
+        except ImageReadError:  # reading it fails later, naming the file
+            items = []
+        if len(items) > 1:
+            return items
+    return [str(path)]
+
+
+def _expand_volumes(frame: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list]:
+    """One row per slice of each volume file, with a ``slice`` column where any row has one.
+
+    A row whose ``slice`` column (from metadata.csv) is given stays one slice.
+    """
+    given = frame["slice"] if "slice" in frame.columns else [np.nan] * len(frame)
+    items = [_slices(root / file, index) for file, index in zip(frame["file"], given)]
+    if "tumor_border" in frame.columns:
+        for row, found in zip(frame.itertuples(), items):
+            if len(found) > 1 and isinstance(row.tumor_border, str) and row.tumor_border.strip():
+                raise ValueError(
+                    f"{root / row.file}: a tumor_border for a whole volume of {len(found)} "
+                    "slices; give the slice it is drawn on in a slice column of metadata.csv"
+                )
+    frame = frame.loc[frame.index.repeat([len(found) for found in items])]
+    frame = frame.reset_index(drop=True)
+    paths = [item for found in items for item in found]
+    volume = [isinstance(item, VolumeSlice) for item in paths]
+    if any(volume):
+        frame["slice"] = pd.array([item.index if is_slice else None
+                                   for item, is_slice in zip(paths, volume)], dtype="Int64")
+        if "subject" not in frame.columns:
+            frame["subject"] = np.nan
+        stems = pd.Series([item.subject if is_slice else np.nan
+                           for item, is_slice in zip(paths, volume)], index=frame.index)
+        frame["subject"] = frame["subject"].where(frame["subject"].notna(), stems)
+    return frame, paths
+
+
 def load_folder(path) -> Bunch:
     """Load a class-per-folder image tree (``<path>/<class>/<image>``).
 
     When ``<path>/metadata.csv`` exists (columns ``file``, ``label`` and
-    optionally ``subject``, ``source``, ``tumor_border``) it lists the
-    images; otherwise every image file one folder deep is used and its
-    folder name is its label.
+    optionally ``subject``, ``source``, ``tumor_border``, ``slice``) it lists
+    the images; otherwise every image file one folder deep (by
+    :data:`IMAGE_SUFFIXES`, and DICOM files by their preamble) is used and
+    its folder name is its label.
+
+    A file holding several slices (a NIfTI volume, a multi-frame DICOM)
+    gives one item per slice, a
+    :class:`~braintumor_features.io.VolumeSlice`, whose subject is the
+    volume's file name without its extension unless metadata gives one; a
+    ``slice`` column in metadata.csv picks one slice of a volume instead.
 
     Parameters
     ----------
@@ -45,20 +129,29 @@ def load_folder(path) -> Bunch:
     Returns
     -------
     Bunch with
-        paths : list of str
-            Image files.
+        paths : list of str or VolumeSlice
+            Image files, and slices of volumes.
         target : ndarray of str
             Class names.
         target_names : ndarray of str
             Sorted distinct class names.
         groups : ndarray of str
-            Patient (``subject``) where known, else one group per file: pass it
-            as ``groups`` to grouped cross-validation.
+            Patient (``subject``) where known, else the volume of a slice, else
+            one group per file: pass it as ``groups`` to grouped
+            cross-validation.
         masks : list of Outline or None
             Tumour outlines (filled into masks only when an image is loaded).
         frame : pandas.DataFrame
             One row per image with ``file``, ``label``, ``subject`` and, where
-            given, ``source``.
+            given, ``source``; ``slice`` (the index in its volume, empty for a
+            single image) when any item is a slice of a volume. Every other
+            column of ``metadata.csv`` is carried along.
+        sequence : ndarray of str or None
+            The ``sequence`` column of ``metadata.csv`` (e.g. ``T1``, ``T1C``,
+            ``T2``), ``""`` where a row gives none; None without the column.
+            Pass it to
+            :meth:`~braintumor_features.evaluation.EvaluationReport.breakdown`
+            to score each sequence.
 
     Raises
     ------
@@ -89,9 +182,7 @@ def load_folder(path) -> Bunch:
         if missing:
             raise ValueError(f"{metadata}: missing columns {sorted(missing)}")
     else:
-        files = sorted(
-            p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        files = sorted(p for p in root.glob("*/*") if is_image_file(p))
         frame = pd.DataFrame(
             {"file": [p.relative_to(root).as_posix() for p in files],
              "label": [p.parent.name for p in files]}
@@ -101,6 +192,7 @@ def load_folder(path) -> Bunch:
             f"{root}: no images found; expected <class>/<image> files "
             f"({', '.join(IMAGE_SUFFIXES)}) or a metadata.csv"
         )
+    frame, paths = _expand_volumes(frame, root)
     if "subject" not in frame.columns:
         frame["subject"] = np.nan
     frame["subject"] = frame["subject"].where(frame["subject"].notna(), "file:" + frame["file"])
@@ -108,12 +200,13 @@ def load_folder(path) -> Bunch:
     masks = [None] * len(frame) if borders is None else [_outline(text) for text in borders]
     target = frame["label"].to_numpy(dtype=str)
     return Bunch(
-        paths=[str(root / f) for f in frame["file"]],
+        paths=paths,
         target=target,
         target_names=np.unique(target),
         groups=frame["subject"].to_numpy(dtype=str),
         masks=masks,
         frame=frame,
+        sequence=_sequence(frame),
     )
 
 
@@ -181,7 +274,12 @@ def load_folders(paths) -> Bunch:
             Tumour outlines.
         frame : pandas.DataFrame
             The folders' frames one after the other, ``file`` relative to its
-            folder and ``source`` filled in.
+            folder and ``source`` filled in; the other columns of their
+            ``metadata.csv`` files are kept (empty for the folders without).
+        sequence : ndarray of str or None
+            As :func:`load_folder`'s, over every folder (``""`` for the
+            images of a folder without the column); None when no folder
+            has it.
         sources : ndarray of str
             The source of each image: pass it to
             :func:`~braintumor_features.evaluation.leave_one_source_out` to
@@ -232,4 +330,5 @@ def load_folders(paths) -> Bunch:
         masks=[mask for part in parts for mask in part.masks],
         frame=frame,
         sources=sources,
+        sequence=_sequence(frame),
     )

@@ -41,19 +41,37 @@ TISSUE_NAMES = (
     "lbp_nonuniform_s4", "lbp_edge_s4",
 )
 _COLUMN = {name: i for i, name in enumerate(TISSUE_NAMES)}
-#: Tissue features averaged over the map's blob and, but for positions, against a ring.
-_BLOB = ("zmean_s1.5", "zstd_s2", "zmedian_k5", "rank_s2", "absasym_s4", "asym_s4",
-         "dog_4_10", "grad_s1.5", "lbp_nonuniform_s4", "border_dist", "centre_dist")
+#: Tissue features averaged over the map's blob and, but for positions, against a ring,
+#: with the names they have in ``MAP_NAMES`` (the z-score is the robust one, from the
+#: head's median and interquartile range; LBP fractions are of 8 neighbors at radius 1).
+_BLOB = {
+    "zmean_s1.5": "mean_zscore_sigma1.5",
+    "zstd_s2": "std_zscore_sigma2",
+    "zmedian_k5": "median_zscore_kernel5",
+    "rank_s2": "intensity_rank_sigma2",
+    "absasym_s4": "abs_left_right_asymmetry_sigma4",
+    "asym_s4": "left_right_asymmetry_sigma4",
+    "dog_4_10": "difference_of_gaussians_sigma4_10",
+    "grad_s1.5": "gradient_sigma1.5",
+    "lbp_nonuniform_s4": "lbp_nonuniform_fraction_sigma4",
+    "border_dist": "border_distance",
+    "centre_dist": "center_distance",
+}
 _POSITIONS = ("border_dist", "centre_dist")
 #: Tissue features averaged with the map as weights.
 _WEIGHTED = ("zmean_s1.5", "rank_s2", "absasym_s4")
-#: Names of :func:`map_summary`'s values, in order.
+#: Names of :func:`map_summary`'s values, in order: P is the tumor probability of a cell,
+#: ``blob_minus_ring_*`` a tissue feature's mean in the blob less its mean in a ring
+#: around it, ``probability_weighted_*`` its mean weighted by P.
 MAP_NAMES = (
-    ("p_max", "p_top1", "p_top5", "p_mean", "area_05", "area_08", "n_comp_05", "largest_05",
-     "blob_area", "blob_pmean", "blob_solidity", "blob_compact", "blob_elong")
-    + tuple(name for blob in _BLOB for name in
-            ((f"blob_{blob}",) if blob in _POSITIONS else (f"blob_{blob}", f"blobring_{blob}")))
-    + tuple(f"pw_{name}" for name in _WEIGHTED)
+    ("probability_max", "probability_mean_top1pct", "probability_mean_top5pct",
+     "probability_mean", "area_above_0.5", "area_above_0.8", "n_components_above_0.5",
+     "largest_component_above_0.5", "blob_area", "blob_mean_probability", "blob_solidity",
+     "blob_compactness", "blob_elongation")
+    + tuple(name for key, blob in _BLOB.items() for name in
+            ((f"blob_{blob}",) if key in _POSITIONS
+             else (f"blob_{blob}", f"blob_minus_ring_{blob}")))
+    + tuple(f"probability_weighted_{_BLOB[key]}" for key in _WEIGHTED)
 )
 #: A cell is in the head when at least this fraction of it is ...
 _HEAD_FRACTION = 0.5
@@ -192,7 +210,7 @@ def map_summary(probability, head_fraction, cells):
     >>> head = np.ones((16, 16), np.float32)
     >>> probability = np.zeros((16, 16), np.float32); probability[4:8, 4:8] = 0.9
     >>> summary = dict(zip(MAP_NAMES, map_summary(probability, head, np.zeros((16, 16, 22)))))
-    >>> float(summary["blob_area"]), int(summary["n_comp_05"])
+    >>> float(summary["blob_area"]), int(summary["n_components_above_0.5"])
     (0.0625, 1)
     """
     head = head_fraction >= _HEAD_FRACTION
@@ -416,26 +434,12 @@ class TumorMapFeatures(FeatureExtractor):
         splitter = StratifiedGroupKFold(self.cv, shuffle=True, random_state=seed)
         return list(splitter.split(np.zeros(n_images), outlined, groups))
 
-    def fit(self, X, y=None, groups=None):
-        """Learn tumour cells from the images that carry a tumour mask.
-
-        Parameters
-        ----------
-        X : sequence of images
-            Paths, arrays or :class:`~braintumor_features.images.MaskedImage`
-            pairs, or the output of a preprocessing step.
-        y, groups : ignored
-            Accepted for pipelines and ``fit_transform``'s signature.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
+    def _fit(self, X, y=None, groups=None):
+        """Learn tumour cells from the images that carry a tumour mask (``y`` and
+        ``groups`` are accepted for pipelines and ``fit_transform``'s signature)."""
         seed = self._seed()
         cells, labels, owner, self.skipped_ = self._training_cells(ImageSequence(X), seed)
         self._fit_final(cells, labels, owner, seed)
-        return self
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, and return cross-fitted rows: no image's map comes from a classifier that
@@ -473,6 +477,7 @@ class TumorMapFeatures(FeatureExtractor):
                         if int(test[entry["index"]]) not in failed]
         self._fit_final(cells, labels, owner, seed)
         self.skipped_ = sorted(skipped, key=lambda entry: entry["index"])
+        self._is_fitted = True
         return rows
 
     def _check_fitted(self):
@@ -489,7 +494,4 @@ class TumorMapFeatures(FeatureExtractor):
     def _cache_signature(self):
         return (*super()._cache_signature(), getattr(self, "classifier_digest_", None))
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = True
-        return tags
+
