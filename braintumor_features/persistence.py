@@ -26,6 +26,14 @@ step's columns, or None), ``training`` (a summary of the training set given
 by the caller, e.g. the number of images per class, or None) and
 ``estimator`` (the model's class name).
 
+A training summary that names the training images lets an evaluation
+notice when it is given them again: ``folders`` (the training data
+folders) and the ``files`` and ``sha256`` lists of :func:`image_digests`.
+:func:`~braintumor_features.evaluation.evaluate` with ``cv="prefit"`` and
+``braintumor evaluate`` read them and warn
+(:class:`~braintumor_features.exceptions.TrainingOverlapWarning`) when test
+images are training files, copies of them, or near-duplicates of them.
+
 Why not load an untrusted pickle
 --------------------------------
 A pickle (and so a joblib file) is a program: loading it can run any code
@@ -42,6 +50,7 @@ metadata), and a loaded model pickles like any scikit-learn estimator.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib
 import os
 import platform
@@ -57,7 +66,8 @@ from ._version import __version__
 from .exceptions import ModelFileError, ModelVersionWarning, UntrustedModelError
 from .features import FeatureExtractor
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "model_metadata", "save_model", "load_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "image_digests", "model_metadata", "save_model",
+           "load_model"]
 
 FORMAT = "braintumor-features model"
 
@@ -84,6 +94,42 @@ def _feature_names(model):
         if isinstance(step, FeatureExtractor):
             return [str(name) for name in step.get_feature_names_out()]
     return None
+
+
+def image_digests(paths) -> dict:
+    """The training images' files and SHA-256 digests, for a model's training summary.
+
+    Stored in ``save_model(..., training={**summary, **image_digests(paths)})``,
+    they let an evaluation find test images that are training files (same
+    path) or byte-identical copies of them (same digest) even after the
+    training folders are gone.
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        The training image files.
+
+    Returns
+    -------
+    dict
+        ``files``: the absolute paths (symbolic links resolved);
+        ``sha256``: the hexadecimal SHA-256 digest of each file's bytes, in
+        the same order.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from braintumor_features.persistence import image_digests
+    >>> path = os.path.join(tempfile.mkdtemp(), "slice.png")
+    >>> with open(path, "wb") as file:
+    ...     _ = file.write(b"not really a PNG")
+    >>> digests = image_digests([path])
+    >>> digests["files"] == [os.path.realpath(path)], digests["sha256"][0][:12]
+    (True, '9d243875ccf8')
+    """
+    files = [str(Path(path).resolve()) for path in paths]
+    return {"files": files,
+            "sha256": [hashlib.sha256(Path(file).read_bytes()).hexdigest() for file in files]}
 
 
 def model_metadata(model, training=None) -> dict:

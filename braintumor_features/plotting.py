@@ -1,4 +1,4 @@
-"""Pictures that explain a model: evaluation curves, feature importance, texture maps.
+"""Pictures that explain a model: evaluation curves, mistakes, feature importance, texture maps.
 
 Every function draws with matplotlib and returns the ``Axes`` (or the
 ``Figure`` for multi-panel plots); pass ``ax=`` to draw into an existing
@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import (
-    ConfusionMatrixDisplay,
-    auc,
-    average_precision_score,
-    precision_recall_curve,
-    roc_curve,
-)
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
 from .features.glcm import HARALICK_NAMES, cooccurrence, haralick, quantize
 from .features.lbp import lbp_codes
@@ -27,6 +22,8 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_roc",
     "plot_precision_recall",
+    "plot_calibration",
+    "plot_mistakes",
     "plot_feature_importance",
     "plot_preprocessing",
     "plot_lbp",
@@ -82,28 +79,24 @@ def _scored(report):
     return report.y_score
 
 
-def _one_vs_rest_curves(report, ax, curve, title, chance):
+def _one_vs_rest_curves(report, ax, display, chance=False):
+    """One scikit-learn curve per class present in the test set (and not alone in it)."""
     ax = _axes(ax)
     scores = _scored(report)
-    for k, name in enumerate(report.classes):
-        positive = report.y_true == name
-        if positive.all() or not positive.any():
-            continue
-        label, xs, ys = curve(positive, scores[:, k])
-        ax.plot(xs, ys, label=f"{name} ({label})")
-    chance(ax)
-    ax.set_title(title)
-    ax.legend(loc="lower right" if title.startswith("ROC") else "lower left")
+    drawn = [(k, name) for k, name in enumerate(report.classes)
+             if 0 < (report.y_true == name).sum() < len(report.y_true)]
+    for number, (k, name) in enumerate(drawn):
+        display.from_predictions(report.y_true == name, scores[:, k], pos_label=True,
+                                 name=str(name), ax=ax,
+                                 plot_chance_level=chance and number == len(drawn) - 1)
     return ax
-
-
-def _roc(positive, score):
-    fpr, tpr, _ = roc_curve(positive, score)
-    return f"AUC = {auc(fpr, tpr):.3f}", fpr, tpr
 
 
 def plot_roc(report, *, ax=None):
     """One-vs-rest ROC curve of every class, with its AUC in the legend.
+
+    Drawn by scikit-learn's :class:`~sklearn.metrics.RocCurveDisplay`, one
+    curve per class present in the test set.
 
     Parameters
     ----------
@@ -124,23 +117,20 @@ def plot_roc(report, *, ax=None):
     >>> report = EvaluationReport(np.array(["a", "b"]), y, y, np.zeros(4, int),
     ...                           np.array([[.9, .1], [.6, .4], [.3, .7], [.2, .8]]))
     >>> [t.get_text() for t in plot_roc(report).get_legend().get_texts()]
-    ['a (AUC = 1.000)', 'b (AUC = 1.000)']
+    ['a (AUC = 1.00)', 'b (AUC = 1.00)', 'Chance level (AUC = 0.5)']
     """
-    def chance(ax):
-        ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="_chance")
-        ax.set_xlabel("False positive rate")
-        ax.set_ylabel("True positive rate")
-
-    return _one_vs_rest_curves(report, ax, _roc, "ROC curves (one vs rest)", chance)
-
-
-def _precision_recall(positive, score):
-    precision, recall, _ = precision_recall_curve(positive, score)
-    return f"AP = {average_precision_score(positive, score):.3f}", recall, precision
+    ax = _one_vs_rest_curves(report, ax, RocCurveDisplay, chance=True)
+    ax.set_xlabel("False positive rate")
+    ax.set_ylabel("True positive rate")
+    ax.set_title("ROC curves (one vs rest)")
+    return ax
 
 
 def plot_precision_recall(report, *, ax=None):
     """One-vs-rest precision-recall curve of every class, average precision in the legend.
+
+    Drawn by scikit-learn's :class:`~sklearn.metrics.PrecisionRecallDisplay`,
+    one curve per class present in the test set.
 
     Parameters
     ----------
@@ -163,12 +153,115 @@ def plot_precision_recall(report, *, ax=None):
     >>> plot_precision_recall(report).get_title()
     'Precision-recall curves (one vs rest)'
     """
-    def axis_labels(ax):
-        ax.set_xlabel("Recall")
-        ax.set_ylabel("Precision")
+    ax = _one_vs_rest_curves(report, ax, PrecisionRecallDisplay)
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_title("Precision-recall curves (one vs rest)")
+    return ax
 
-    return _one_vs_rest_curves(report, ax, _precision_recall,
-                               "Precision-recall curves (one vs rest)", axis_labels)
+
+def plot_calibration(report, *, n_bins=10, ax=None):
+    """Reliability diagram: is a prediction made with confidence p right a fraction p of the time?
+
+    The confidence of a prediction is the probability of the predicted
+    class; scikit-learn's :class:`~sklearn.calibration.CalibrationDisplay`
+    bins the predictions by it and plots the fraction that were right in
+    each bin. Points below the diagonal: the model is overconfident.
+
+    Parameters
+    ----------
+    report : EvaluationReport
+        With class probabilities (``y_score`` in [0, 1]).
+    n_bins : int, default=10
+        Bins of equal width over [0, 1].
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If the report has no scores, or scores that are not probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.evaluation import EvaluationReport
+    >>> from braintumor_features.plotting import plot_calibration
+    >>> y = np.array(["a", "a", "b", "b"])
+    >>> report = EvaluationReport(np.array(["a", "b"]), y, np.array(["a", "b", "b", "b"]),
+    ...                           np.zeros(4, int),
+    ...                           np.array([[.9, .1], [.4, .6], [.3, .7], [.2, .8]]))
+    >>> [line.get_label() for line in plot_calibration(report, n_bins=2).get_lines()]
+    ['Perfectly calibrated', 'predicted class']
+    """
+    scores = _scored(report)
+    if scores.min() < 0 or scores.max() > 1:
+        raise ValueError("report.y_score holds decision values, not probabilities, so a "
+                         "calibration plot cannot be drawn; use a classifier with predict_proba")
+    ax = _axes(ax)
+    confidence = scores[np.arange(len(scores)), np.searchsorted(report.classes, report.y_pred)]
+    CalibrationDisplay.from_predictions(report.y_true == report.y_pred, confidence,
+                                        n_bins=n_bins, pos_label=True, name="predicted class",
+                                        ax=ax)
+    ax.set_xlabel("Confidence (probability of the predicted class)")
+    ax.set_ylabel("Fraction of predictions that are right")
+    ax.set_title("Calibration (reliability)")
+    return ax
+
+
+def plot_mistakes(report, *, n=8, columns=4):
+    """The most confident mistakes: thumbnails of the wrongly classified images.
+
+    Parameters
+    ----------
+    report : EvaluationReport
+        With the image files (``paths``).
+    n : int, default=8
+        Most mistakes shown, most confident first
+        (:meth:`~braintumor_features.evaluation.EvaluationReport.confident_mistakes`).
+    columns : int, default=4
+        Thumbnails per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per mistake, titled ``true -> predicted`` and the
+        confidence; an empty figure when there is no mistake.
+
+    Raises
+    ------
+    ValueError
+        If the report does not know its images' files.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np, os, tempfile
+    >>> from braintumor_features.evaluation import EvaluationReport
+    >>> from braintumor_features.plotting import plot_mistakes
+    >>> path = os.path.join(tempfile.mkdtemp(), "slice.png")
+    >>> _ = cv2.imwrite(path, np.zeros((16, 16), np.uint8))
+    >>> report = EvaluationReport(np.array(["a", "b"]), np.array(["a", "b"]), np.array(["b", "b"]),
+    ...                           np.zeros(2, int), np.array([[.2, .8], [.1, .9]]),
+    ...                           paths=[path, "never read.png"])
+    >>> [ax.get_title() for ax in plot_mistakes(report).axes]
+    ['a -> b (0.80)']
+    """
+    if report.paths is None:
+        raise ValueError("report.paths is None: the gallery needs the image files; evaluate "
+                         "file paths, or pass paths=<image files> to evaluate()")
+    mistakes = report.confident_mistakes(n)
+    rows = -(-len(mistakes) // columns)
+    figure = plt.figure(figsize=(2.4 * min(len(mistakes), columns), 2.6 * rows))
+    for number, row in enumerate(mistakes.itertuples()):
+        ax = figure.add_subplot(rows, min(len(mistakes), columns), number + 1)
+        ax.imshow(_image(row.path)[0], cmap="gray")
+        confidence = "" if np.isnan(row.confidence) else f" ({row.confidence:.2f})"
+        ax.set_title(f"{row.true} -> {row.predicted}{confidence}", fontsize=9)
+        ax.set_axis_off()
+    return figure
 
 
 def plot_feature_importance(importance, *, by="family", top=20, ax=None):
@@ -253,7 +346,7 @@ def plot_preprocessing(pipeline, image, *, mask=None):
     current = _image(image, mask)
     stages = [("original", current)]
     for name, step in steps:
-        current = step.apply(*current)
+        current = step._apply(*current)
         stages.append((name, current))
     figure, axes = plt.subplots(1, len(stages), figsize=(2.6 * len(stages), 2.9),
                                 squeeze=False)

@@ -1,5 +1,12 @@
 """A self-contained HTML report of an evaluation: tables and plots in one file.
 
+The page has the summary with bootstrap confidence intervals, the tables of
+:meth:`~braintumor_features.evaluation.EvaluationReport.to_html` (per class,
+confusion, per fold, per patient, by source or sequence), the confusion
+matrix, ROC, precision-recall and calibration plots, a gallery of the most
+confident mistakes (when the report knows its image files) and the model's
+training summary (when given its metadata).
+
 From Python::
 
     from braintumor_features.report import write_report
@@ -8,7 +15,7 @@ From Python::
 From the command line, with an evaluation saved by
 ``EvaluationReport.to_json()``::
 
-    python -m braintumor_features.report evaluation.json -o report.html
+    python -m braintumor_features.report evaluation.json -o report.html --model model.skops
 """
 
 from __future__ import annotations
@@ -24,7 +31,14 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .evaluation import EvaluationReport
-from .plotting import plot_confusion_matrix, plot_precision_recall, plot_roc
+from .persistence import load_model
+from .plotting import (
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_mistakes,
+    plot_precision_recall,
+    plot_roc,
+)
 
 __all__ = ["render_html", "write_report", "main"]
 
@@ -36,6 +50,8 @@ table.metrics th, table.metrics td { padding: 0.25em 0.8em; border-bottom: 1px s
 .plots { display: flex; flex-wrap: wrap; gap: 1em; }
 .plots figure { margin: 0; }
 .plots img { width: 520px; }
+.gallery img { max-width: 1000px; }
+table.model td, table.model th { padding: 0.2em 0.8em; text-align: left; vertical-align: top; }
 """
 
 
@@ -53,6 +69,8 @@ def _plots(report, figures):
     if report.y_score is not None:
         drawings += [("ROC curves", lambda ax: plot_roc(report, ax=ax)),
                      ("precision-recall curves", lambda ax: plot_precision_recall(report, ax=ax))]
+        if 0 <= report.y_score.min() and report.y_score.max() <= 1:  # probabilities
+            drawings.append(("calibration", lambda ax: plot_calibration(report, ax=ax)))
     for caption, draw in drawings:
         figure = Figure(figsize=(5.5, 4.5))  # not pyplot's: no window with any backend
         draw(figure.add_subplot())
@@ -61,8 +79,42 @@ def _plots(report, figures):
         yield caption, _png(figure)
 
 
+def _gallery(report, n):
+    """The most confident mistakes as one embedded image, or "" without files or mistakes."""
+    if report.paths is None or (report.y_true == report.y_pred).all():
+        return ""
+    shown = min(n, int((report.y_true != report.y_pred).sum()))
+    return (f"<h2>The {shown} most confident mistakes</h2>\n<p>True class -> predicted class "
+            "(probability of the predicted class).</p>\n"
+            f'<div class="gallery"><img alt="most confident mistakes" '
+            f'src="data:image/png;base64,{_png(plot_mistakes(report, n=n))}"></div>')
+
+
+def _summary_value(value):
+    """A training-summary value as text; long lists (files, digests) by their length."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} ({_summary_value(item)})" for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} entries" if len(value) > 10 else ", ".join(map(str, value))
+    return str(value)
+
+
+def _model_section(metadata):
+    """The model's metadata (:func:`~braintumor_features.persistence.model_metadata`) as a table."""
+    if not metadata:
+        return ""
+    rows = {"created": metadata.get("created"), "estimator": metadata.get("estimator"),
+            "classes": metadata.get("classes"), "versions": metadata.get("versions"),
+            **{f"training: {key}": value
+               for key, value in (metadata.get("training") or {}).items()}}
+    cells = "\n".join(f"<tr><th>{html.escape(name)}</th>"
+                      f"<td>{html.escape(_summary_value(value))}</td></tr>"
+                      for name, value in rows.items() if value is not None)
+    return f'<h2>Model</h2>\n<table class="model">\n{cells}\n</table>'
+
+
 def render_html(report: EvaluationReport, *, title="Evaluation report", description="",
-                figures=()) -> str:
+                figures=(), model=None, n_mistakes=12) -> str:
     """The report as one HTML page, plots embedded as PNG data.
 
     Parameters
@@ -75,6 +127,13 @@ def render_html(report: EvaluationReport, *, title="Evaluation report", descript
     figures : sequence of (str, matplotlib Figure), default=()
         More figures to embed with their captions (e.g. from
         :mod:`braintumor_features.plotting`); they are closed.
+    model : dict, default=None
+        The model's metadata (``load_model(path, return_metadata=True)[1]``):
+        its date, versions and training summary (sources, class counts,
+        cross-validated scores) are shown.
+    n_mistakes : int, default=12
+        Thumbnails in the gallery of the most confident mistakes, shown
+        when the report has its images' ``paths``.
 
     Returns
     -------
@@ -89,9 +148,10 @@ def render_html(report: EvaluationReport, *, title="Evaluation report", descript
     >>> y = np.array(["a", "a", "b", "b"])
     >>> report = EvaluationReport(np.array(["a", "b"]), y, y, np.array([0, 1, 0, 1]),
     ...                           np.array([[.9, .1], [.6, .4], [.3, .7], [.2, .8]]))
-    >>> page = render_html(report, title="Demo")
-    >>> page.count("<img "), "<title>Demo</title>" in page
-    (4, True)
+    >>> page = render_html(report, title="Demo", model={"created": "2026-01-05T10:00:00+00:00",
+    ...                                                 "training": {"sources": {"site_a": 40}}})
+    >>> page.count("<img "), "<title>Demo</title>" in page, "site_a (40)" in page
+    (5, True, True)
     """
     images = "\n".join(
         f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
@@ -99,19 +159,21 @@ def render_html(report: EvaluationReport, *, title="Evaluation report", descript
         for caption, data in _plots(report, figures)
     )
     intro = f"<p>{html.escape(description)}</p>" if description else ""
-    folds = len(set(report.fold.tolist()))
+    sets = "one test set" if report.n_folds == 1 else f"{report.n_folds} folds"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 {intro}
-<p>{len(report.y_true)} images, {len(report.classes)} classes, {folds} folds.
+<p>{len(report.y_true)} images, {len(report.classes)} classes, {sets}.
 Accuracy {report.accuracy:.3f}, balanced accuracy {report.balanced_accuracy:.3f}.</p>
 <div class="plots">
 {images}
 </div>
 {report.to_html()}
+{_gallery(report, n_mistakes)}
+{_model_section(model)}
 </body></html>
 """
 
@@ -125,7 +187,8 @@ def write_report(report: EvaluationReport, path, **options) -> Path:
     path : str or path-like
         The ``.html`` file to write (its folder must exist).
     **options
-        ``title``, ``description``, ``figures``: as :func:`render_html`.
+        ``title``, ``description``, ``figures``, ``model``, ``n_mistakes``:
+        as :func:`render_html`.
 
     Returns
     -------
@@ -186,6 +249,9 @@ def main(argv=None) -> int:
     parser.add_argument("evaluation", help="JSON file written by EvaluationReport.to_json()")
     parser.add_argument("-o", "--output", default="report.html", help="HTML file to write")
     parser.add_argument("--title", default="Evaluation report")
+    parser.add_argument("--model", help="model file (from save_model or `braintumor train`) whose "
+                                        "date, versions and training summary the page shows; "
+                                        "a .joblib file is unpickled, so only give one you trust")
     args = parser.parse_args(argv)
     source = Path(args.evaluation)
     try:
@@ -193,7 +259,8 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError) as exc:
         parser.error(f"{source}: cannot read an evaluation ({exc}); write one with "
                      "EvaluationReport.to_json()")
-    print(write_report(report, args.output, title=args.title))
+    model = None if args.model is None else load_model(args.model, return_metadata=True)[1]
+    print(write_report(report, args.output, title=args.title, model=model))
     return 0
 
 

@@ -8,7 +8,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern  # noqa: E402
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    average_precision_score,
+    confusion_matrix,
+    roc_auc_score,
+    roc_curve,
+)
 
 from braintumor_features import GLCMFeatures, make_pipeline  # noqa: E402
 from braintumor_features.evaluation import EvaluationReport, feature_importance  # noqa: E402
@@ -16,8 +22,10 @@ from braintumor_features.plotting import (  # noqa: E402
     local_texture,
     plot_confusion_matrix,
     plot_feature_importance,
+    plot_calibration,
     plot_glcm,
     plot_lbp,
+    plot_mistakes,
     plot_precision_recall,
     plot_preprocessing,
     plot_roc,
@@ -58,21 +66,60 @@ def _curves(ax):
 
 def test_roc_curves_one_per_class_with_auc(report):
     ax = plot_roc(report)
-    assert len(_curves(ax)) == 3
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    curves = _curves(ax)
+    assert len(curves) == 4 and curves[-1].get_label() == "Chance level (AUC = 0.5)"
     for k, name in enumerate(report.classes):
         auc = roc_auc_score(report.y_true == name, report.y_score[:, k])
-        assert legend[k] == f"{name} (AUC = {auc:.3f})"
+        assert curves[k].get_label() == f"{name} (AUC = {auc:.2f})"  # RocCurveDisplay's label
+    fpr, tpr, _ = roc_curve(report.y_true == "glioma", report.y_score[:, 0],
+                            drop_intermediate=True)
+    np.testing.assert_allclose(curves[0].get_xydata(), np.column_stack([fpr, tpr]))
+
+
+def test_curves_leave_out_a_class_without_test_images(report):
+    absent = EvaluationReport(np.append(report.classes, "no_tumor"), report.y_true, report.y_pred,
+                              report.fold, np.column_stack([report.y_score, np.zeros(90)]))
+    labels = [line.get_label() for line in _curves(plot_roc(absent))]
+    assert not any(label.startswith("no_tumor") for label in labels) and len(labels) == 4
 
 
 def test_precision_recall_curves(report):
     ax = plot_precision_recall(report)
     assert len(_curves(ax)) == 3
     ap = average_precision_score(report.y_true == "pituitary", report.y_score[:, 2])
-    assert ax.get_legend().get_texts()[2].get_text() == f"pituitary (AP = {ap:.3f})"
+    assert ax.get_legend().get_texts()[2].get_text() == f"pituitary (AP = {ap:.2f})"
     without = EvaluationReport(report.classes, report.y_true, report.y_pred, report.fold)
     with pytest.raises(ValueError, match="no class scores"):
         plot_roc(without)
+
+
+def test_calibration_is_scikit_learns_reliability_curve_of_the_predicted_class(report):
+    ax = plot_calibration(report, n_bins=5)
+    confidence = report.y_score.max(axis=1)
+    right, mean = calibration_curve(report.y_true == report.y_pred, confidence, n_bins=5)
+    curve = ax.get_lines()[1]
+    np.testing.assert_allclose(curve.get_xydata(), np.column_stack([mean, right]))
+    decisions = EvaluationReport(report.classes, report.y_true, report.y_pred, report.fold,
+                                 report.y_score * 4 - 2)
+    with pytest.raises(ValueError, match="not probabilities"):
+        plot_calibration(decisions)
+
+
+def test_mistakes_gallery_shows_the_most_confident_first(report, tmp_path):
+    paths = []
+    for i in range(90):
+        paths.append(str(tmp_path / f"{i}.png"))
+        plt.imsave(paths[-1], np.full((8, 8), i, np.uint8), cmap="gray")
+    with_files = EvaluationReport(report.classes, report.y_true, report.y_pred, report.fold,
+                                  report.y_score, paths=paths)
+    figure = plot_mistakes(with_files, n=3)
+    wrong = np.flatnonzero(report.y_true != report.y_pred)
+    first = wrong[report.y_score[wrong].max(axis=1).argmax()]
+    assert len(figure.axes) == 3
+    assert figure.axes[0].get_title() == (f"{report.y_true[first]} -> {report.y_pred[first]} "
+                                          f"({report.y_score[first].max():.2f})")
+    with pytest.raises(ValueError, match="needs the image files"):
+        plot_mistakes(report)
 
 
 @pytest.mark.parametrize("classifier, method", [("svm", "permutation"), ("rf", "impurity")])

@@ -2,6 +2,7 @@
 
 import re
 
+import cv2
 import numpy as np
 import pytest
 
@@ -24,7 +25,7 @@ def test_page_is_self_contained_with_plots_and_tables(report, tmp_path):
     assert page.startswith("<!DOCTYPE html>") and "Held-out &lt;patients&gt;" in page
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
     assert images == ["confusion matrix (counts)", "confusion matrix (normalised)", "ROC curves",
-                      "precision-recall curves"]
+                      "precision-recall curves", "calibration"]
     assert not re.search(r'(src|href)="(http|/|\.)', page)  # nothing fetched from elsewhere
     assert page.count("<table") == 4 and f"{report.accuracy:.3f}" in page
 
@@ -39,10 +40,45 @@ def test_command_line(report, tmp_path, capsys):
     saved.write_text(report.to_json())
     assert main([str(saved), "-o", str(tmp_path / "out.html")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "out.html")
-    assert (tmp_path / "out.html").read_text().count("<img ") == 4
+    assert (tmp_path / "out.html").read_text().count("<img ") == 5
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(SystemExit):
         main([str(tmp_path / "bad.json")])
     assert "cannot read an evaluation" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no such folder"):
         write_report(report, tmp_path / "missing" / "r.html")
+
+
+def test_single_test_set_with_gallery_and_training_summary(report, tmp_path):
+    paths = []
+    for i in range(12):
+        paths.append(str(tmp_path / f"slice {i}.png"))
+        cv2.imwrite(paths[-1], np.full((16, 16), 20 * i, np.uint8))
+    one_set = EvaluationReport(report.classes, report.y_true, report.y_pred, np.zeros(12, int),
+                               report.y_score, paths=paths)
+    model = {"created": "2026-12-01T09:00:00+00:00", "estimator": "Pipeline",
+             "versions": {"scikit-learn": "1.9.1"},
+             "training": {"folders": ["/data/brain-mri"], "sources": {"figshare": 3064},
+                          "sha256": ["0" * 64] * 3064}}
+    page = render_html(one_set, model=model)
+    assert "one test set" in page and "folds" not in page
+    assert "Per fold" not in page and page.count("<table") == 4  # summary, class, confusion, model
+    assert "most confident mistakes" in page and 'alt="most confident mistakes"' in page
+    assert "2026-12-01" in page and "figshare (3064)" in page and "scikit-learn (1.9.1)" in page
+    assert "3064 entries" in page and "0" * 64 not in page  # digests are counted, not listed
+    plain = render_html(EvaluationReport(report.classes, report.y_true, report.y_pred,
+                                         np.zeros(12, int)))
+    assert "most confident mistakes" not in plain and "<h2>Model" not in plain
+
+
+def test_command_line_shows_the_models_training_summary(report, tmp_path, capsys):
+    from sklearn.dummy import DummyClassifier
+
+    from braintumor_features.persistence import save_model
+
+    model = save_model(DummyClassifier().fit([[0], [1]], ["a", "b"]), tmp_path / "m.joblib",
+                       training={"sources": {"site_a": 2}})
+    (tmp_path / "evaluation.json").write_text(report.to_json())
+    assert main([str(tmp_path / "evaluation.json"), "-o", str(tmp_path / "r.html"),
+                 "--model", str(model)]) == 0
+    assert "site_a (2)" in (tmp_path / "r.html").read_text()

@@ -15,7 +15,12 @@ different sources can be "solved" without looking at the anatomy) and how
 well the features predict the source.
 """
 
-from ..exceptions import SharedDuplicatesWarning, ShortcutWarning, UngroupedCVWarning
+from ..exceptions import (
+    SharedDuplicatesWarning,
+    ShortcutWarning,
+    TrainingOverlapWarning,
+    UngroupedCVWarning,
+)
 from ._cross_source import evaluate_cross_source, leave_one_source_out
 from ._cross_validation import evaluate
 from ._importance import feature_importance
@@ -27,6 +32,7 @@ __all__ = [
     "SharedDuplicatesWarning",
     "ShortcutAudit",
     "ShortcutWarning",
+    "TrainingOverlapWarning",
     "UngroupedCVWarning",
     "evaluate",
     "evaluate_cross_source",

@@ -6,8 +6,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import _safe_indexing
+from sklearn.utils.parallel import Parallel, delayed
 
-from ._cross_validation import _fit_predict, evaluate
+from ._cross_validation import _fit_predict
 from ._report import EvaluationReport
 
 __all__ = ["evaluate_cross_source", "leave_one_source_out"]
@@ -80,7 +82,8 @@ def leave_one_source_out(pipeline, X, y, sources, *, n_jobs=None) -> pd.DataFram
         One row per held-out source: ``n_train``, ``n_test``, ``n_unseen``
         (test images whose class no training image has: they cannot be
         right), and ``accuracy``, ``balanced_accuracy``, ``macro_f1``,
-        ``roc_auc`` as in :attr:`EvaluationReport.fold_scores`. Where the
+        ``roc_auc`` as in :attr:`EvaluationReport.fold_scores` (averages over
+        the classes of the held-out source). Where the
         other sources hold a single class no model can be trained: the
         scores are NaN and a warning names the source.
 
@@ -102,7 +105,7 @@ def leave_one_source_out(pipeline, X, y, sources, *, n_jobs=None) -> pd.DataFram
             f"leave_one_source_out needs at least two sources, got {names.tolist()}; "
             "use evaluate() for cross-validation within one source"
         )
-    rows, splits, usable = [], [], []
+    rows, usable = [], []
     for name in names:
         test, train = np.flatnonzero(sources == name), np.flatnonzero(sources != name)
         seen = np.unique(y[train])
@@ -115,13 +118,14 @@ def leave_one_source_out(pipeline, X, y, sources, *, n_jobs=None) -> pd.DataFram
                 UserWarning, stacklevel=2,
             )
         else:
-            splits.append((train, test))
-            usable.append(name)
+            usable.append((name, train, test))
     table = pd.DataFrame(rows).set_index("source")
-    if splits:
-        report = evaluate(pipeline, X, y, groups=sources, cv=splits, n_jobs=n_jobs)
-        scores = report.fold_scores.drop(columns="n_test")
-        scores.index = pd.Index(usable, name="source")
-        return table.join(scores)
-    return table.reindex(columns=[*table.columns, "accuracy", "balanced_accuracy", "macro_f1",
-                                  "roc_auc"])
+    reports = Parallel(n_jobs=n_jobs)(
+        delayed(evaluate_cross_source)(pipeline, _safe_indexing(X, train), y[train],
+                                       _safe_indexing(X, test), y[test])
+        for _, train, test in usable
+    )
+    scores = pd.DataFrame([report.fold_scores.iloc[0].drop("n_test") for report in reports],
+                          index=pd.Index([name for name, _, _ in usable], name="source"),
+                          columns=["accuracy", "balanced_accuracy", "macro_f1", "roc_auc"])
+    return table.join(scores)

@@ -1,9 +1,12 @@
-"""Grouped cross-validation: every patient on one side of each split."""
+"""Grouped cross-validation (every patient on one side of each split), and the
+scoring of a fitted model on a test set that checks it is not the training set."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from numbers import Integral
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -15,13 +18,16 @@ from sklearn.model_selection import (
     StratifiedGroupKFold,
     StratifiedKFold,
     check_cv,
+    cross_val_predict,
 )
-from sklearn.utils import _safe_indexing
-from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_method_params
 
-from ..datasets import shared_duplicates
-from ..exceptions import SharedDuplicatesWarning, UngroupedCVWarning
+from ..datasets import find_duplicates, load_folder, shared_duplicates
+from ..exceptions import (
+    SharedDuplicatesWarning,
+    TrainingOverlapWarning,
+    UngroupedCVWarning,
+)
+from ..persistence import image_digests
 from ._report import EvaluationReport
 
 __all__ = ["evaluate"]
@@ -36,20 +42,87 @@ def _scores(estimator, X):
     return None
 
 
-def _fit_predict(pipeline, X_train, y_train, X_test, classes, params=None):
-    model = clone(pipeline).fit(X_train, y_train, **(params or {}))
-    predicted = model.predict(X_test)
-    scores = _scores(model, X_test)
-    full = None
-    if scores is not None:  # training may miss a class: put its columns in the global order
-        full = np.zeros((len(predicted), len(classes)))
-        full[:, np.searchsorted(classes, model.classes_)] = scores
-    return predicted, full
+def _predict(model, X, classes):
+    """A fitted model's predictions (the class of highest score, as ``cross_val_predict``'s
+    scores give them) and its scores in ``classes`` order, 0 for a class it never saw."""
+    scores = _scores(model, X)
+    if scores is None:
+        return model.predict(X), None
+    full = np.zeros((len(scores), len(classes)))
+    full[:, np.searchsorted(classes, model.classes_)] = scores
+    return np.asarray(model.classes_)[scores.argmax(axis=1)], full
 
 
-def _fit_fold(pipeline, X, y, train, test, classes, params):
-    return _fit_predict(pipeline, _safe_indexing(X, train), y[train], _safe_indexing(X, test),
-                        classes, _check_method_params(X, params or {}, indices=train))
+def _fit_predict(pipeline, X_train, y_train, X_test, classes):
+    return _predict(clone(pipeline).fit(X_train, y_train), X_test, classes)
+
+
+def _cross_val_predict(pipeline, X, y, splits, classes, n_jobs, params):
+    """Out-of-fold predictions and scores, one fit per split, through ``cross_val_predict``."""
+    method = next((name for name in ("predict_proba", "decision_function")
+                   if hasattr(pipeline, name)), "predict")
+    out = cross_val_predict(pipeline, X, y, cv=splits, n_jobs=n_jobs, params=params,
+                            method=method)
+    if method == "predict":
+        return out, None
+    scores = np.column_stack([-out, out]) if out.ndim == 1 else out
+    return classes[scores.argmax(axis=1)], scores
+
+
+def _image_paths(X):
+    """``X`` as file names when every item is one, else None."""
+    items = list(X) if not hasattr(X, "ndim") or X.ndim == 1 else []
+    if items and all(isinstance(item, (str, os.PathLike)) for item in items):
+        return [os.fspath(item) for item in items]
+    return None
+
+
+def _training_files(training):
+    """The training images a model's summary names: its ``files``, else the images of
+    its ``folders`` (``data`` in the summaries ``braintumor train`` writes) still present."""
+    if training.get("files"):
+        return [str(file) for file in training["files"]]
+    folders = training.get("folders", training.get("data")) or []
+    folders = [folders] if isinstance(folders, str) else folders
+    return [path for folder in folders if Path(folder).is_dir()
+            for path in load_folder(folder).paths]
+
+
+def _warn_training_overlap(paths, training, n_jobs):
+    """Warn when test images are training files, copies of them (same SHA-256) or
+    near-duplicates of training images (``find_duplicates``)."""
+    if paths is None:
+        raise ValueError("training: checking the test images against the training data needs "
+                         "their files; give X as file paths, or pass paths=<image files>")
+    train_files = _training_files(training)
+    known = {str(Path(file).resolve()) for file in train_files}
+    tested = image_digests(paths)
+    same = {i for i, file in enumerate(tested["files"]) if file in known}
+    digests = set(training.get("sha256") or ())
+    same |= {i for i, digest in enumerate(tested["sha256"]) if digest in digests}
+    present = [file for file in train_files if Path(file).is_file()]
+    near = set()
+    if present:
+        labels = find_duplicates([*present, *paths], n_jobs=n_jobs).labels
+        shared = set(labels[:len(present)].tolist()) - {-1}
+        near = {i for i, label in enumerate(labels[len(present):]) if label in shared} - same
+    if same or near:
+        first = paths[min(same | near)]
+        warnings.warn(
+            f"{len(same | near)} of {len(paths)} test images are in the model's training data "
+            f"({len(same)} the same files, {len(near)} near-duplicates of training images; "
+            f"first: {first}); their scores overstate the accuracy on new images. Evaluate on "
+            "other images, or remove these (find_duplicates)",
+            TrainingOverlapWarning,
+            stacklevel=3,
+        )
+    elif not present and not digests:
+        warnings.warn(
+            "training: the summary names no training file that is still present and no "
+            "digests, so the test images could not be checked against the training data",
+            TrainingOverlapWarning,
+            stacklevel=3,
+        )
 
 
 #: Splitters that keep each group on one side of every split.
@@ -71,27 +144,35 @@ def _default_cv(cv, groups, random_state):
 
 
 def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=None,
-             random_state=0, params=None) -> EvaluationReport:
-    """Cross-validate a classifier and report the usual metrics.
+             random_state=0, params=None, training=None, paths=None,
+             metadata=None) -> EvaluationReport:
+    """Cross-validate a classifier, or score a fitted one, and report the usual metrics.
 
     Parameters
     ----------
     pipeline : classifier
         Any scikit-learn classifier, e.g. from
-        :func:`~braintumor_features.make_pipeline`; a clone is fitted per fold.
+        :func:`~braintumor_features.make_pipeline`; a clone is fitted per
+        fold. With ``cv="prefit"``: a fitted classifier, used as it is.
     X : sequence of images
-        Paths, arrays or :class:`~braintumor_features.images.MaskedImage` items.
+        Paths, arrays or :class:`~braintumor_features.images.MaskedImage`
+        items (or feature rows, for a classifier without feature steps).
     y : array-like of shape (n_samples,)
         Class labels.
     groups : array-like of shape (n_samples,), default=None
         Patient of each image. With groups the default splitter is
         ``StratifiedGroupKFold``: no patient is on both sides of a split.
-        Without them an :class:`UngroupedCVWarning` is issued.
-    cv : int, splitter or iterable, default=None
+        Without them an :class:`UngroupedCVWarning` is issued. The report's
+        confidence intervals resample patients, and
+        :meth:`~EvaluationReport.by_subject` pools each patient's images.
+    cv : int, splitter, iterable or "prefit", default=None
         Number of folds (default 5) of the default splitter, or any
-        scikit-learn splitter, e.g. the published folds
-        ``load_figshare(...).cv``. A splitter that ignores groups (such as
-        ``StratifiedKFold``) gets an :class:`UngroupedCVWarning`.
+        scikit-learn splitter that tests every image once, e.g. the
+        published folds ``load_figshare(...).cv``. A splitter that ignores
+        groups (such as ``StratifiedKFold``) gets an
+        :class:`UngroupedCVWarning`. ``"prefit"``: ``pipeline`` is already
+        fitted and ``X`` is one test set, reported as one set; the classes
+        are those of the model and of ``y``.
     duplicates : Bunch, default=None
         The result of :func:`~braintumor_features.datasets.find_duplicates`
         over ``X``: a :class:`SharedDuplicatesWarning` is issued for every
@@ -106,10 +187,31 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
         with one entry per image are cut to the fold's training images. A
         pipeline with a family that learns from outlines takes its
         patients this way: ``params={"features__groups": groups}``.
+    training : dict, default=None
+        Only with ``cv="prefit"``: the model's training summary (the
+        ``training`` entry of the metadata of
+        :func:`~braintumor_features.persistence.load_model`). A
+        :class:`~braintumor_features.exceptions.TrainingOverlapWarning` is
+        issued when test images are training files (its ``files``, or the
+        images of its ``folders``), byte-identical copies of them (its
+        ``sha256``, see :func:`~braintumor_features.persistence.image_digests`)
+        or near-duplicates of training images still on disk
+        (:func:`~braintumor_features.datasets.find_duplicates`, which reads
+        every training image).
+    paths : sequence of str, default=None
+        The image file of each item of ``X`` when ``X`` is not file names
+        itself (e.g. feature rows): for the ``training`` check and the
+        report's gallery of mistakes.
+    metadata : pandas.DataFrame or dict of arrays, default=None
+        More columns per image, e.g. ``data.frame[["source", "sequence"]]``
+        of :func:`~braintumor_features.datasets.load_folders`: the report's
+        tables break the scores down by each column.
 
     Returns
     -------
     EvaluationReport
+        Its predictions are the class of highest score (probability or
+        decision value) where the classifier gives scores.
 
     Examples
     --------
@@ -124,11 +226,40 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
     (np.int64(40), 3)
     >>> list(report.to_frame().columns)
     ['precision', 'recall', 'f1', 'support', 'roc_auc']
+
+    A fitted model scored on one test set, here (wrongly) its training images:
+
+    >>> import cv2, os, tempfile, warnings
+    >>> from braintumor_features.persistence import image_digests
+    >>> folder = tempfile.mkdtemp()
+    >>> paths = [os.path.join(folder, f"{i}.png") for i in range(len(demo.images))]
+    >>> for path, image in zip(paths, demo.images):
+    ...     _ = cv2.imwrite(path, image)
+    >>> model = pipe.fit(paths, demo.target)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     again = evaluate(model, paths[:8], demo.target[:8], cv="prefit",
+    ...                      training=image_digests(paths))
+    >>> again.n_folds, [str(w.message)[:51] for w in caught]
+    (1, ["8 of 8 test images are in the model's training data"])
     """
     y = np.asarray(y)
-    classes = np.unique(y)
     if groups is not None:
         groups = np.asarray(groups)
+    paths = _image_paths(X) if paths is None else [os.fspath(path) for path in paths]
+    prefit = isinstance(cv, str) and cv == "prefit"
+    if training is not None and not prefit:
+        raise ValueError("training is the summary of a fitted model's training data: it needs "
+                         "cv='prefit' (cross-validation refits the model on X itself)")
+    if prefit:
+        if training is not None:
+            _warn_training_overlap(paths, training, n_jobs)
+        classes = np.unique(np.concatenate([np.asarray(pipeline.classes_), y]))
+        y_pred, y_score = _predict(pipeline, X, classes)
+        return EvaluationReport(classes=classes, y_true=y, y_pred=y_pred,
+                                fold=np.zeros(len(y), int), y_score=y_score, groups=groups,
+                                paths=paths, metadata=metadata)
+    classes = np.unique(y)
     if cv is None or isinstance(cv, Integral):
         cv = _default_cv(cv, groups, random_state)
     elif hasattr(cv, "split") and not isinstance(cv, _GROUP_SPLITTERS):
@@ -151,19 +282,9 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
                     SharedDuplicatesWarning,
                     stacklevel=2,
                 )
-    results = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_fold)(pipeline, X, y, train, test, classes, params) for train, test in splits
-    )
-    n = len(y)
-    y_pred = np.empty(n, dtype=y.dtype)
-    fold = np.full(n, -1)
-    y_score = None if results[0][1] is None else np.full((n, len(classes)), np.nan)
-    for number, ((_, test), (predicted, scores)) in enumerate(zip(splits, results)):
-        y_pred[test], fold[test] = predicted, number
-        if y_score is not None:
-            y_score[test] = scores
-    tested = fold >= 0
-    return EvaluationReport(
-        classes=classes, y_true=y[tested], y_pred=y_pred[tested], fold=fold[tested],
-        y_score=None if y_score is None else y_score[tested],
-    )
+    y_pred, y_score = _cross_val_predict(pipeline, X, y, splits, classes, n_jobs, params)
+    fold = np.empty(len(y), int)
+    for number, (_, test) in enumerate(splits):
+        fold[test] = number
+    return EvaluationReport(classes=classes, y_true=y, y_pred=y_pred, fold=fold, y_score=y_score,
+                            groups=groups, paths=paths, metadata=metadata)
