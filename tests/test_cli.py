@@ -1,8 +1,12 @@
+import argparse
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import cv2
 import joblib
@@ -10,8 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from braintumor_features.cli import EXIT_SKIPPED, Console, build_parser, main
-from braintumor_features.datasets import make_demo
+from braintumor_features import __version__
+from braintumor_features.cli import EXIT_SKIPPED, Console, _console, build_parser, main
+from braintumor_features.datasets import load_folders, make_demo
+from braintumor_features.exceptions import ShortcutWarning
 from braintumor_features.persistence import load_model
 
 FAST = ["--features", "intensity,glcm", "--image-size", "32"]
@@ -93,6 +99,22 @@ def test_progress_bar_shows_every_step_however_fast():
     (["train", "d", "-o", "m.joblib", "--cv", "five"], "argument --cv: invalid int value"),
     (["extract", "d", "-o", "f.csv", "--features", "glcm,tumor_map"],
      "argument --features: tumor_map learns from tumour outlines: train a model with it"),
+    (["train", "d", "-o", "m.joblib", "--cv", "1"],
+     "argument --cv: 1: cross-validation needs at least 2 folds"),
+    (["train", "d", "-o", "m.joblib", "--cv", "0"], "argument --cv: 0: cross-validation needs"),
+    (["extract", "d", "-o", "f.csv", "--image-size", "0"],
+     "argument --image-size: 0: give a side of at least 16 pixels"),
+    (["train", "d", "-o", "m.joblib", "--n-jobs", "-2"],
+     "argument --n-jobs: -2: give a number of workers of 1 or more, or -1 for all cores"),
+    (["demo", "--n-jobs", "0"], "argument --n-jobs: 0: give a number of workers"),
+    (["demo", "--random-state", "-1"], "argument --random-state: -1: give a seed of 0 or more"),
+    (["demo", "--n-samples", "8"], "argument --n-samples: 8: the demo needs at least 20 slices"),
+    (["extract", "d", "-o", "f.xlsx"],
+     "argument -o/--output: f.xlsx: unknown table format '.xlsx'; end the name in .csv or .parquet"),
+    (["train", "d", "-o", "model.pkl"],
+     "argument -o/--output: model.pkl: unknown model format '.pkl'; end the name in .joblib"),
+    (["evaluate", "m.joblib", "d", "--report", "report.pdf"],
+     "argument --report: report.pdf: unknown report format '.pdf'; end the name in .html"),
 ])
 def test_usage_errors_are_one_line_with_exit_code_2(argv, said, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -100,6 +122,76 @@ def test_usage_errors_are_one_line_with_exit_code_2(argv, said, capsys):
     error = capsys.readouterr().err
     assert stop.value.code == 2 and said in error and error.count("\n") == 1
     assert error.rstrip().endswith("--help)")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"braintumor {__version__}\n"
+
+
+def test_every_option_has_help_and_shows_its_default():
+    parser = build_parser()
+    commands = next(action for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    assert sorted(commands.choices) == ["demo", "evaluate", "extract", "predict", "train"]
+    for name, command in [("braintumor", parser), *commands.choices.items()]:
+        formatter = command._get_formatter()
+        for action in command._actions:
+            assert action.help and action.help != argparse.SUPPRESS, (name, action.dest)
+            if action.option_strings and action.nargs != 0 and not action.required:
+                shown = formatter._get_help_string(action)  # as --help prints it
+                assert "(default: " in shown, (name, action.dest, shown)
+    assert "(default: 256)" in commands.choices["train"].format_help()
+
+
+def test_values_that_take_no_default_are_accepted():
+    args = build_parser().parse_args(["train", "d", "-o", "m.joblib", "--cv", "2",
+                                      "--n-jobs", "-1", "--image-size", "16"])
+    assert (args.cv, args.n_jobs, args.image_size) == (2, -1, 16)
+
+
+def _usage_error(capsys, *argv):
+    with pytest.raises(SystemExit) as stop:
+        main([str(a) for a in argv])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and error.count("\n") == 1
+    return error
+
+
+def test_the_output_is_checked_before_any_work(tmp_path, capsys):
+    # the data folder does not exist either: the output is refused first, at parse time
+    error = _usage_error(capsys, "train", tmp_path / "nowhere", "-o", tmp_path / "no" / "m.joblib")
+    assert f"argument -o/--output: {tmp_path / 'no' / 'm.joblib'}: the folder " in error
+    assert "does not exist; create it first" in error
+    (tmp_path / "table.csv").mkdir()
+    error = _usage_error(capsys, "extract", tmp_path, "-o", tmp_path / "table.csv")
+    assert "table.csv is a folder; give a file name ending in .csv or .parquet" in error
+    error = _usage_error(capsys, "evaluate", "m.joblib", tmp_path,
+                         "--report", tmp_path / "missing" / "r.html")
+    assert "argument --report: " in error and "does not exist" in error
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused(tmp_path, monkeypatch, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    access = os.access  # as a read-only folder answers, whoever runs the tests (root writes anywhere)
+    monkeypatch.setattr(os, "access", lambda path, mode: path != locked and access(path, mode))
+    error = _usage_error(capsys, "train", tmp_path, "-o", locked / "m.joblib")
+    assert "m.joblib: not allowed to write there; choose a folder you can write to" in error
+
+
+@pytest.mark.parametrize("argv, package", [
+    (["extract", "d", "-o", "{tmp}/f.parquet"], "pyarrow (pip install 'braintumor-features[parquet]')"),
+    (["train", "d", "-o", "{tmp}/m.skops"], "skops (pip install 'braintumor-features[safe]')"),
+])
+def test_an_output_format_whose_package_is_missing_is_refused(argv, package, tmp_path,
+                                                                 monkeypatch, capsys):
+    from braintumor_features.cli import _parser
+
+    monkeypatch.setattr(_parser, "find_spec", lambda name: None)
+    error = _usage_error(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert f"needs {package}" in error
 
 
 def test_train_with_cv_prints_a_grouped_summary_and_stores_metadata(tree, tmp_path, capsys):
@@ -130,6 +222,20 @@ def test_predict_formats_agree_with_the_model(tree, model_path, capsys):
     assert "coupe" in out and "pituitary" in out.splitlines()[0]
 
 
+def test_predict_flags_images_unlike_the_training_images(tree, model_path, tmp_path, capsys):
+    """A blank slice and noise are answered, but flagged in every format, with a warning."""
+    blank, noise = tmp_path / "blank.png", tmp_path / "noise.png"
+    cv2.imwrite(str(blank), np.zeros((200, 200), np.uint8))
+    cv2.imwrite(str(noise), np.random.default_rng(0).integers(0, 255, (64, 64)).astype(np.uint8))
+    good = sorted((tree / "glioma").iterdir())[0]
+    code, out, err = _run(capsys, "predict", model_path, good, blank, noise, "--format", "json")
+    records = json.loads(out)
+    assert code == 0 and [r["out_of_distribution"] for r in records] == [False, True, True]
+    assert all(r["class"] for r in records) and "outside the distribution" in err
+    code, out, _ = _run(capsys, "predict", model_path, good, blank, "--format", "csv")
+    assert pd.read_csv(io.StringIO(out))["out_of_distribution"].tolist() == [False, True]
+
+
 def test_predict_reports_bad_files_and_keeps_the_good(tree, model_path, tmp_path, capsys):
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
@@ -142,6 +248,17 @@ def test_predict_reports_bad_files_and_keeps_the_good(tree, model_path, tmp_path
     assert "skipped 1 of 2" in err and "notes.png" in err
     code, _, _ = _run(capsys, "predict", model_path, good, bad, "--strict", "-q")
     assert code == EXIT_SKIPPED
+
+
+def test_train_with_cv_writes_the_html_report_and_remembers_its_images(tree, tmp_path, capsys):
+    report, model = tmp_path / "cv.html", tmp_path / "m.joblib"
+    code, _, _ = _run(capsys, "train", tree, "-o", model, "--cv", "2", "--report", report, *FAST,
+                      "-q")
+    assert code == 0 and "Cross-validation of m.joblib" in report.read_text()
+    training = load_model(model, return_metadata=True)[1]["training"]
+    assert training["folders"] == [str(tree.resolve())] and len(training["sha256"]) == 48
+    code, _, err = _run(capsys, "train", tree, "-o", model, "--report", report, "-q")
+    assert code == 1 and "give --cv K" in err
 
 
 def test_evaluate_writes_the_html_report(tree, model_path, tmp_path, capsys):
@@ -258,8 +375,74 @@ def test_train_on_two_folders_uses_both_sources(two_sources, tmp_path, capsys):
     assert "site_b: 12 images" in err and "sources site_a (8), site_b (12)" in err
     model, meta = load_model(path, return_metadata=True)
     assert model.classes_.tolist() == ["glioma", "meningioma", "no_tumor", "pituitary"]
+    # the saved model is fitted on every image of every folder, not on a fold
+    assert meta["training"]["n_images"] == 20
     assert meta["training"]["sources"] == {"site_a": 8, "site_b": 12}
     assert meta["training"]["data"] == [str(folder) for folder in two_sources]
+    # the scores of each source, from the same out-of-fold predictions as the summary
+    assert "by source (out-of-fold predictions):" in out
+    by_source = meta["training"]["cv"]["by_source"]
+    assert {name: row["n"] for name, row in by_source.items()} == {"site_a": 8, "site_b": 12}
+    pooled = sum(row["accuracy"] * row["n"] for row in by_source.values()) / 20
+    assert pooled == pytest.approx(meta["training"]["cv"]["accuracy"])
+    # glioma comes from site_a only, no_tumor and pituitary from site_b only
+    assert ("warning: glioma only from site_a; no_tumor, pituitary only from site_b: a model can "
+            "tell these classes by their source") in err
+
+
+def test_a_class_from_one_source_only_is_a_shortcut_warning(two_sources):
+    data = load_folders(two_sources)
+    with pytest.warns(ShortcutWarning, match="glioma only from site_a; no_tumor, pituitary only "
+                                             "from site_b"):
+        _console._warn_single_source_classes(data.target, data.sources)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ShortcutWarning)
+        one = load_folders(two_sources[1])  # one source: nothing to confound the classes with
+        _console._warn_single_source_classes(one.target, one.sources)
+        mixed = np.array(["site_a", "site_b"] * 10)  # every class from both sources
+        _console._warn_single_source_classes(np.repeat(["glioma", "no_tumor"], 10), mixed)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "brain-mri-radiopaedia").is_dir(), reason="no shared data")
+def test_the_shared_brain_mri_confound_is_warned_and_three_sources_lift_it():
+    brain_mri = load_folders(SHARED / "brain-mri")
+    with pytest.warns(ShortcutWarning, match="no_tumor only from br35h"):
+        _console._warn_single_source_classes(brain_mri.target, brain_mri.sources)
+    every = load_folders([SHARED / name for name in
+                          ("brain-mri", "brain-mri-sartaj", "brain-mri-radiopaedia")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ShortcutWarning)
+        _console._warn_single_source_classes(every.target, every.sources)
+
+
+@pytest.fixture(scope="module")
+def sequenced_tree(tmp_path_factory):
+    """48 slices with a metadata.csv giving a sequence to 32 of them."""
+    root = _write_tree(tmp_path_factory.mktemp("sequenced") / "data")
+    files = sorted(path.relative_to(root).as_posix() for path in root.glob("*/*.png"))
+    sequence = [("T1", "T2", None)[i % 3] for i in range(len(files))]
+    pd.DataFrame({"file": files, "label": [f.split("/")[0] for f in files],
+                  "sequence": sequence}).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def test_train_with_cv_scores_each_sequence(sequenced_tree, tmp_path, capsys):
+    path = tmp_path / "m.joblib"
+    code, out, err = _run(capsys, "train", sequenced_tree, "-o", path, *FAST, "--cv", "2")
+    assert code == 0, err
+    table = out.split("by sequence (out-of-fold predictions):\n")[1].splitlines()
+    assert table[0].split()[:3] == ["n", "accuracy", "balanced_accuracy"]
+    assert [row.rsplit(None, len(table[0].split()))[0] for row in table[2:5]] == [
+        "(not given)", "T1", "T2"]
+    cv = load_model(path, return_metadata=True)[1]["training"]["cv"]
+    assert {name: row["n"] for name, row in cv["by_sequence"].items()} == {
+        "(not given)": 16, "T1": 16, "T2": 16}
+    pooled = sum(row["accuracy"] * row["n"] for row in cv["by_sequence"].values()) / 48
+    assert pooled == pytest.approx(cv["accuracy"])
+    assert "by source" not in out  # one source: its scores are the summary's
 
 
 def test_extract_two_folders_adds_a_source_column(two_sources, tmp_path, capsys):
@@ -275,6 +458,29 @@ def test_extract_two_folders_adds_a_source_column(two_sources, tmp_path, capsys)
 def test_evaluate_on_two_folders(two_sources, model_path, capsys):
     code, out, _ = _run(capsys, "evaluate", model_path, *two_sources, "-q")
     assert code == 0 and f"on {two_sources[0]}, {two_sources[1]} (20 images)" in out
+
+
+@pytest.fixture()
+def unreadable_tree(tmp_path):
+    """Two class folders of files named .png that are not images."""
+    for label in ("glioma", "no_tumor"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        (tmp_path / "data" / label / "scan.png").write_text("not an image")
+    return tmp_path / "data"
+
+
+@pytest.mark.parametrize("command", ["train", "extract", "predict"])
+def test_a_run_in_which_every_image_is_skipped_fails(command, unreadable_tree, model_path,
+                                                     tmp_path, capsys):
+    output = tmp_path / ("m.joblib" if command == "train" else "features.csv")
+    argv = ([command, unreadable_tree, "-o", output, *FAST] if command != "predict" else
+            [command, model_path, unreadable_tree, "--format", "json"])
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and out == "" and not output.exists()
+    assert "skipped 2 of 2" in err and "scan.png" in err
+    error = err.splitlines()[-1]
+    assert error.startswith(f"braintumor {command}: error: ")
+    assert "none of the 2 images could be read or processed (the reasons are listed above)" in error
 
 
 def test_one_class_folder_is_refused_with_one_line(tmp_path, capsys):
@@ -308,7 +514,6 @@ def test_model_from_another_version_warns_and_still_predicts(model_path, tree, t
     (["predict", "{tmp}/m.joblib", "{tmp}/missing.png"], "missing.png: no such file or folder"),
     (["predict", "{tmp}/text.joblib", "{tmp}/ok.png"], "text.joblib: not a model file"),
     (["evaluate", "{tmp}/missing.joblib", "{tmp}"], "missing.joblib: no such model file"),
-    (["extract", "{tmp}", "-o", "{tmp}/f.xlsx"], "unknown table format '.xlsx'"),
     (["train", "{tmp}/nowhere", "-o", "{tmp}/m.joblib"], "nowhere: no such data folder"),
 ])
 def test_errors_are_one_line_naming_the_file(tmp_path, capsys, args, message):
@@ -319,8 +524,6 @@ def test_errors_are_one_line_naming_the_file(tmp_path, capsys, args, message):
 
 
 def test_unexpected_failure_is_one_line_with_a_hint(monkeypatch, tmp_path, capsys):
-    from braintumor_features.cli import _console
-
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 

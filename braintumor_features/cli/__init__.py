@@ -10,14 +10,26 @@ folder (or its ``metadata.csv`` ``source`` column) is a source, subjects of
 different sources are different groups, and the notes and the saved
 model's training summary count the images of each source.
 
+``train`` fits the model on every readable image of every folder given
+(``--cv`` only measures, on folds of the same images); when the folders
+hold several sources and a class comes from one of them only, it issues a
+:class:`~braintumor_features.exceptions.ShortcutWarning` naming them, and
+``--cv`` adds the scores of each source and each MR sequence.
+
+Every value is checked when the arguments are parsed, before any work:
+numbers against their range and the file a command writes (``-o``,
+``--report``) against the formats it writes and the folder it goes to.
+
 Images that cannot be read or processed never stop a run: features are
 extracted once with ``on_error="skip"``, failed images are left out (and
 listed on standard error, and in ``predict``'s output), and the remaining
 images are used. ``train`` fits the scaler and classifier on the rows that
-were extracted, so the saved pipeline is the whole fitted pipeline.
+were extracted, so the saved pipeline is the whole fitted pipeline. A run
+in which no image could be read fails.
 
 Exit codes: 0 success; 1 an error (one line on standard error saying what
-to do; ``--verbose`` adds the traceback); 2 a usage error; 3 with
+to do; ``--verbose`` adds the traceback), among them a run in which every
+image was skipped; 2 a usage error, a value refused naming its flag; 3 with
 ``--strict`` when some images were skipped.
 """
 
@@ -30,7 +42,7 @@ import warnings
 from ._console import EXIT_SKIPPED, CommandError, Console
 from ._parser import build_parser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_SKIPPED", "build_parser", "main"]
 
 
 def main(argv=None) -> int:

@@ -12,15 +12,18 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
 from ..datasets import (
     IMAGE_SUFFIXES,
+    is_image_file,
     make_demo,
 )
-from ..evaluation import EvaluationReport
+from ..distribution import DistributionCheck
+from ..evaluation import EvaluationReport, evaluate
 from ..images import with_masks
-from ..persistence import load_model, save_model
+from ..persistence import image_digests, load_model, model_metadata, save_model
 from ..pipeline import make_pipeline
 from ._console import (
     CommandError,
     _check_classes,
+    _check_folds,
     _counts,
     _cross_validate,
     _exit_code,
@@ -31,8 +34,10 @@ from ._console import (
     _print_report,
     _reason,
     _report_skipped,
+    _require_some,
     _skipping,
     _split,
+    _warn_single_source_classes,
     _where,
     extract_features,
 )
@@ -71,8 +76,31 @@ def _outlined_rows(front, data, learning, args, console):
     return rows, list(extractor.skipped_), items
 
 
+def _breakdowns(report, data, good):
+    """Print the cross-validated scores of each source and each MR sequence (metadata.csv's
+    ``sequence`` column) when there are several; returns them for the training summary:
+    ``{"by_source": {source: {"n": ..., "accuracy": ..., "balanced_accuracy": ...}}}``."""
+    found = {}
+    for name, values in (("source", data.sources), ("sequence", getattr(data, "sequence", None))):
+        if values is None:
+            continue
+        table = report.breakdown(np.asarray(values)[good], name)
+        if len(table) > 1:
+            print()
+            print(f"by {name} (out-of-fold predictions):")
+            print(table.round(3).to_string())
+            found[f"by_{name}"] = json.loads(
+                table[["n", "accuracy", "balanced_accuracy"]].to_json(orient="index"))
+    return found
+
+
 def _train(args, console):
+    if args.report and not args.cv:
+        raise CommandError("--report writes the cross-validation's report: give --cv K too")
     data = _load_data(args.data_dir, console, min_classes=2)
+    _warn_single_source_classes(data.target, data.sources)
+    if args.cv:  # before the extraction, which it would waste
+        _check_folds(args.cv, data.groups)
     model = _pipeline(args, args.classifier, random_state=args.random_state)
     front, back = _split(model, "make_pipeline")
     learning = _learning_families(front.steps[-1][1])
@@ -84,6 +112,7 @@ def _train(args, console):
         items = data.paths
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
+    _require_some(good, _where(args.data_dir))
     rows, y, groups = rows[good], data.target[good], data.groups[good]
     _check_classes(y, _where(args.data_dir))
     several = len(args.data_dir) > 1
@@ -92,6 +121,9 @@ def _train(args, console):
         "n_images": int(good.sum()), "n_skipped": len(skipped),
         "n_subjects": int(len(np.unique(groups))),
         "class_counts": _counts(y), "sources": _counts(data.sources[good]),
+        "folders": [str(Path(p).resolve()) for p in args.data_dir],
+        # evaluate warns when its test images are these (same file or same bytes)
+        **image_digests([path for path, ok in zip(data.paths, good) if ok]),
     }
     sources = f"; sources {_listing(training['sources'])}" if several else ""
     if args.cv:
@@ -107,33 +139,42 @@ def _train(args, console):
         _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
                               f"({len(y)} images, {training['n_subjects']} subjects{sources}):")
         training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
-                          "balanced_accuracy": report.balanced_accuracy}
+                          "balanced_accuracy": report.balanced_accuracy,
+                          **_breakdowns(report, data, good)}
     back.fit(rows, y)
     save_model(model, args.output, training=training)
+    if args.cv and args.report:
+        _write_report(report, args.report, console,
+                      title=f"Cross-validation of {Path(args.output).name}",
+                      description=f"Subject-grouped {args.cv}-fold cross-validation on the images "
+                                  f"of {_where(args.data_dir)}.",
+                      model=model_metadata(model, training))
     classes = ", ".join(map(str, model.classes_))
     console.note(f"wrote {args.output} ({len(y)} images, classes {classes}{sources})")
     return _exit_code(args, skipped)
 
 
-def _load(args, console):
+def _load(args, console, return_metadata=False):
+    """The model of ``--model`` (and its metadata, None for a plain pickle)."""
     model, metadata = load_model(args.model, trusted=args.trust, return_metadata=True)
     if metadata:
+        training = metadata.get("training") or {}
+        sources = f" ({_listing(training['sources'])})" if training.get("sources") else ""
         console.note(f"{args.model}: trained {metadata['created']} on "
-                     f"{(metadata.get('training') or {}).get('n_images', '?')} images", level=2)
-    return model
+                     f"{training.get('n_images', '?')} images{sources}", level=2)
+    return (model, metadata) if return_metadata else model
 
 
 def _evaluate(args, console):
-    model = _load(args, console)
+    model, metadata = _load(args, console, return_metadata=True)
     front, back = _split(model, args.model)
     where = _where(args.data_dir)
     data = _load_data(args.data_dir, console, min_classes=1)
     rows, skipped = extract_features(front, data.paths, console)
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
+    _require_some(good, where)
     y = data.target[good]
-    if not good.any():
-        raise CommandError(f"{where}: none of the images could be read")
     known = np.asarray(model.classes_)
     unseen = sorted(set(y) - set(known.astype(str)))
     if unseen:
@@ -142,35 +183,35 @@ def _evaluate(args, console):
             f"({int(np.isin(y, unseen).sum())} images); they count as errors. The model knows: "
             + ", ".join(map(str, known))
         )
-    classes = np.unique(np.concatenate([known.astype(str), y]))
-    scores = np.zeros((len(y), len(classes)))
-    if hasattr(back, "predict_proba"):
-        scores[:, np.searchsorted(classes, known.astype(str))] = back.predict_proba(rows[good])
-    report = EvaluationReport(classes=classes, y_true=y, y_pred=back.predict(rows[good]),
-                              fold=np.zeros(len(y), int),
-                              y_score=scores if hasattr(back, "predict_proba") else None)
+    columns = [name for name in ("source", "sequence") if name in data.frame.columns]
+    # warns (TrainingOverlapWarning) when the images are the model's training images
+    report = evaluate(back, rows[good], y, cv="prefit", groups=data.groups[good],
+                      paths=[path for path, ok in zip(data.paths, good) if ok],
+                      metadata=data.frame.loc[good, columns],
+                      training=(metadata or {}).get("training"))
     _print_report(report, f"{args.model} on {where} ({len(y)} images):")
     if args.report:
-        _write_report(report, args, console)
+        _write_report(report, args.report, console, title=f"Evaluation of {Path(args.model).name}",
+                      description=f"Model {args.model} on the images of {where}.", model=metadata)
     return _exit_code(args, skipped)
 
 
-def _write_report(report, args, console):
+def _write_report(report, path, console, *, title, description, model=None):
+    """The HTML report of ``report``, with the model's training summary when ``model`` (its
+    metadata) is given."""
     from ..report import (
         write_report,  # matplotlib is loaded only when a report is asked for
     )
 
-    write_report(report, args.report, title=f"Evaluation of {Path(args.model).name}",
-                 description=f"Model {args.model} on the images of {_where(args.data_dir)}.")
-    console.note(f"wrote {args.report}")
+    write_report(report, path, title=title, description=description, model=model)
+    console.note(f"wrote {path}")
 
 
 def _collect_files(inputs):
     files = []
     for entry in map(Path, inputs):
         if entry.is_dir():
-            found = sorted(p for p in entry.rglob("*")
-                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in entry.rglob("*") if is_image_file(p))
             if not found:
                 raise CommandError(f"{entry}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it")
             files += found
@@ -189,6 +230,12 @@ def _predictions_frame(files, rows, skipped, back):
         frame.loc[good, "class"] = back.predict(rows[good]).astype(str)
         if hasattr(back, "predict_proba"):
             frame.loc[good, classes] = back.predict_proba(rows[good])
+    # The model's DistributionCheck (make_pipeline's "check" step) tells which images lie
+    # outside what it was trained on; their predictions are given, but flagged.
+    check = dict(back.steps).get("check") if hasattr(back, "steps") else None
+    frame["out_of_distribution"] = False
+    if good.any() and isinstance(check, DistributionCheck):
+        frame.loc[good, "out_of_distribution"] = check.flag(rows[good])
     frame["error"] = ""
     for entry in skipped:
         frame.loc[entry["index"], "error"] = _reason(entry)
@@ -201,11 +248,13 @@ def _predict(args, console):
     front, back = _split(model, args.model)
     rows, skipped = extract_features(front, files, console, description="predict")
     _report_skipped(skipped, len(files), console)
+    _require_some(_good_rows(rows), _where(args.inputs))
     frame = _predictions_frame(files, rows, skipped, back)
     if args.format == "json":
-        classes = [c for c in frame.columns if c not in ("file", "class", "error")]
+        classes = [str(c) for c in back.classes_] if hasattr(back, "predict_proba") else []
         records = [{"file": r["file"], "class": r["class"],
                     "probabilities": None if r["error"] else {c: float(r[c]) for c in classes},
+                    "out_of_distribution": bool(r["out_of_distribution"]),
                     "error": r["error"] or None} for r in frame.to_dict("records")]
         print(json.dumps(records, indent=2, ensure_ascii=False))
     elif args.format == "csv":
@@ -217,36 +266,22 @@ def _predict(args, console):
     return _exit_code(args, skipped)
 
 
-def _table_format(path):
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise CommandError(
-            f"{path}: unknown table format {suffix!r}; end the name in .csv or .parquet"
-        )
-    return suffix
-
-
 def _write_table(table, path):
-    if _table_format(path) == ".csv":
-        table.to_csv(path, index=False)
-        return
-    try:
+    """CSV or Parquet, as the suffix says (the parser checked it, and pyarrow for Parquet)."""
+    if Path(path).suffix.lower() == ".parquet":
         table.to_parquet(path, index=False)
-    except ImportError:
-        raise CommandError(
-            f"{path}: writing Parquet needs pyarrow "
-            "(pip install 'braintumor-features[parquet]'); or write .csv"
-        ) from None
+    else:
+        table.to_csv(path, index=False)
 
 
 def _extract(args, console):
-    _table_format(args.output)  # a wrong name fails before any work
     data = _load_data(args.data_dir, console, min_classes=1)
     front, _ = _split(_pipeline(args), "make_pipeline")
     front.fit(data.paths)
     rows, skipped = extract_features(front, data.paths, console)
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
+    _require_some(good, _where(args.data_dir))
     names = front.steps[-1][1].get_feature_names_out()
     columns = ["file", "label", "subject"] + (["source"] if len(args.data_dir) > 1 else [])
     table = pd.concat(

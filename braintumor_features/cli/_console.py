@@ -11,14 +11,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..datasets import (
-    IMAGE_SUFFIXES,
     find_duplicates,
+    is_image_file,
     load_folders,
     merge_duplicate_groups,
 )
 from ..evaluation import EvaluationReport, evaluate
 from ..evaluation._importance import _split_at_features
-from ..exceptions import SkippedImagesWarning
+from ..exceptions import ShortcutWarning, SkippedImagesWarning
 
 __all__ = ["EXIT_SKIPPED", "CHUNK", "Console", "CommandError", "extract_features"]
 
@@ -131,7 +131,7 @@ def _warn_empty_class_folders(root, console):
         return
     empty = sorted(
         folder.name for folder in root.iterdir()
-        if folder.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+        if folder.is_dir() and not any(is_image_file(p) for p in folder.iterdir())
     )
     if empty:
         console.warn(f"{root}: class folders with no images are ignored: {', '.join(empty)}")
@@ -172,6 +172,34 @@ def _good_rows(rows):
     return np.isfinite(rows).all(axis=1)
 
 
+def _require_some(good, where):
+    """A run in which no image could be read fails (one line; the reasons are listed above)."""
+    if not good.any():
+        raise CommandError(f"{where}: none of the {len(good)} images could be read or processed "
+                           "(the reasons are listed above)")
+
+
+def _warn_single_source_classes(target, sources):
+    """A :class:`~braintumor_features.exceptions.ShortcutWarning` naming each class all of
+    whose images come from one source, when the images come from several."""
+    if len(np.unique(sources)) < 2:
+        return
+    alone = {}
+    for label in np.unique(target):
+        found = np.unique(sources[target == label])
+        if len(found) == 1:
+            alone.setdefault(str(found[0]), []).append(str(label))
+    if alone:
+        where = "; ".join(f"{', '.join(labels)} only from {source}"
+                          for source, labels in sorted(alone.items()))
+        warnings.warn(
+            f"{where}: a model can tell these classes by their source (scanner, protocol, file "
+            "format) instead of the anatomy, and cross-validation cannot see it; add images of "
+            "these classes from other sources",
+            ShortcutWarning, stacklevel=2,
+        )
+
+
 def _check_classes(y, source):
     if len(np.unique(y)) < 2:
         raise CommandError(f"{source}: fewer than two classes have readable images; cannot train")
@@ -179,9 +207,9 @@ def _check_classes(y, source):
 
 def _print_report(report: EvaluationReport, title):
     print(title)
-    print(report.summary().round(3).to_string())
+    print(report.summary().round(3).to_string(na_rep="n/a"))
     print()
-    print(report.to_frame().round(3).to_string())
+    print(report.to_frame().round(3).to_string(na_rep="n/a"))
     print()
     print("confusion matrix (rows true, columns predicted):")
     print(report.confusion_frame().to_string())
@@ -197,9 +225,13 @@ def _join_duplicates(paths, groups, n_jobs, console):
     return joined
 
 
-def _cross_validate(estimator, X, y, groups, folds, random_state, params=None):
+def _check_folds(folds, groups):
     n_groups = len(np.unique(groups))
     if folds > n_groups:
         raise CommandError(f"--cv {folds} needs at least {folds} subjects, found {n_groups}")
+
+
+def _cross_validate(estimator, X, y, groups, folds, random_state, params=None):
+    _check_folds(folds, groups)
     return evaluate(estimator, X, y, groups=groups, cv=folds, random_state=random_state,
                     params=params)

@@ -1,9 +1,19 @@
-"""The command line's parser: commands, options and the feature-family lists they take."""
+"""The command line's parser: commands, options, and the checks of their values.
+
+Every value is checked here, before any work starts: numbers against their
+range, the files a command writes against the formats it can write and the
+folders they go to. A wrong value is a usage error (exit code 2) naming the
+flag.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from importlib.util import find_spec
+from pathlib import Path
 
+from .._version import __version__
 from ..pipeline import DEFAULT_FEATURES, FEATURE_FAMILIES
 from ._commands import _demo, _evaluate, _extract, _predict, _train
 from ._console import EXIT_SKIPPED
@@ -11,11 +21,84 @@ from ._console import EXIT_SKIPPED
 __all__ = ["build_parser"]
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows the default of every option that takes a value and has one; the help of an
+    option whose default is None says itself what leaving it out does."""
+
+    def _get_help_string(self, action):
+        if action.nargs == 0 or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line (exit code 2)."""
+    """An argument parser whose usage errors are one line (exit code 2) and whose help
+    shows the defaults (its subcommands' parsers are of this class too)."""
+
+    def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def _integer(minimum, meaning, *, also=()):
+    """An argparse ``type=``: an int of at least ``minimum`` (or one of ``also``); a
+    smaller one is refused with ``meaning``, which says what to give."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum and value not in also:
+            raise argparse.ArgumentTypeError(f"{value}: {meaning}")
+        return value
+
+    return parse
+
+
+_folds = _integer(2, "cross-validation needs at least 2 folds")
+_image_size = _integer(16, "give a side of at least 16 pixels")
+_n_jobs = _integer(1, "give a number of workers of 1 or more, or -1 for all cores", also=(-1,))
+_seed = _integer(0, "give a seed of 0 or more")
+_demo_size = _integer(20, "the demo needs at least 20 slices (5 per class for its 5 folds)")
+
+
+#: The packages that writing a format needs beyond the core install, and their extra.
+_WRITERS_NEED = {".skops": ("skops", "safe"), ".parquet": ("pyarrow", "parquet")}
+
+
+def _output(kind, *suffixes):
+    """An argparse ``type=`` for a file a command writes: a suffix it can write (with
+    the package that needs installed), in a folder that exists and can be written to."""
+    endings = " or ".join(suffixes)
+
+    def parse(text):
+        path = Path(text)
+        suffix = path.suffix.lower()
+        if suffix not in suffixes:
+            raise argparse.ArgumentTypeError(
+                f"{text}: unknown {kind} format {suffix or '(none)'!r}; end the name in {endings}")
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"{text} is a folder; give a file name ending in {endings}")
+        folder = path.parent
+        if not folder.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"{text}: the folder {folder} does not exist; create it first")
+        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise argparse.ArgumentTypeError(
+                f"{text}: not allowed to write there; choose a folder you can write to")
+        if suffix in _WRITERS_NEED and find_spec(_WRITERS_NEED[suffix][0]) is None:
+            package, extra = _WRITERS_NEED[suffix]
+            raise argparse.ArgumentTypeError(
+                f"{text}: writing {suffix} needs {package} "
+                f"(pip install 'braintumor-features[{extra}]'), or end the name in another of "
+                f"{endings}")
+        return text
+
+    return parse
 
 
 def _options(strict=True):
@@ -37,7 +120,8 @@ def _model_options():
     parser.add_argument("model",
                         help="model file written by `braintumor train` (.joblib or .skops)")
     parser.add_argument("--trust", action="append", metavar="TYPE", default=None,
-                        help=".skops models: also accept this type (module.Name); repeatable")
+                        help=".skops models: also accept this type (module.Name); repeatable "
+                             "(default: only the types of scikit-learn and this library)")
     return parser
 
 
@@ -72,6 +156,19 @@ def _families(text):
     return names
 
 
+def _n_jobs_option(parser):
+    parser.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                        help="parallel workers for feature extraction, -1 for all cores "
+                             "(default: one, or what joblib's parallel_config says)")
+
+
+def _classifier_options(parser):
+    parser.add_argument("--classifier", choices=["svm", "rf"], default="svm",
+                        help="the classifier: calibrated SVM or random forest")
+    parser.add_argument("--random-state", type=_seed, default=0, metavar="SEED",
+                        help="seed of every random choice, so that a run repeats")
+
+
 def _work_options(parser, learning=False):
     names = ",".join(_STATELESS_FAMILIES + (_LEARNING_FAMILIES if learning else []))
     outlines = (f"; {','.join(_LEARNING_FAMILIES)} learns from the tumour outlines of "
@@ -79,11 +176,11 @@ def _work_options(parser, learning=False):
     parser.add_argument("--features", type=_training_families if learning else _families,
                         default="default", metavar="NAMES",
                         help=f"feature families, comma-separated ({names}; 'default' for the "
-                             f"default recipe's, alone or among others){outlines}")
-    parser.add_argument("--image-size", type=int, default=256, metavar="N",
-                        help="side of the square image the features are computed on (default 256)")
-    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
-                        help="parallel workers for feature extraction (-1: all cores)")
+                             f"default recipe's, {','.join(DEFAULT_FEATURES)}, alone or among "
+                             f"others){outlines}")
+    parser.add_argument("--image-size", type=_image_size, default=256, metavar="N",
+                        help="side of the square image the features are computed on")
+    _n_jobs_option(parser)
     parser.add_argument("--no-clahe", action="store_true",
                         help="leave out the CLAHE contrast step (better with tumor_map)"
                         if learning else "leave out the CLAHE contrast step")
@@ -99,16 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     Examples
     --------
     >>> from braintumor_features.cli import build_parser
-    >>> args = build_parser().parse_args(["train", "site_a", "site_b", "-o", "model.skops"])
+    >>> args = build_parser().parse_args(["train", "site_a", "site_b", "-o", "model.joblib"])
     >>> args.command, args.data_dir, args.output
-    ('train', ['site_a', 'site_b'], 'model.skops')
+    ('train', ['site_a', 'site_b'], 'model.joblib')
     """
     parser = _Parser(
         prog="braintumor", description="Classify brain-tumour MRI slices with classical features.",
         epilog=f"Exit codes: 0 success, 1 error, 2 usage error, {EXIT_SKIPPED} images skipped "
                "with --strict.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     help="what to do; `braintumor COMMAND --help` says more")
     data_help = ("class-per-folder image trees (<dir>/<class>/<image>; metadata.csv used if "
                  "present), one per source; several are used together")
 
@@ -120,13 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "source on one side, and joins the subjects of near-duplicate images "
                     "(one slice saved twice) into one group.")
     train.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
-    train.add_argument("-o", "--output", required=True,
+    train.add_argument("-o", "--output", required=True, type=_output("model", ".joblib", ".skops"),
                        help="model file to write: .joblib, or .skops for sharing safely")
-    train.add_argument("--classifier", choices=["svm", "rf"], default="svm")
+    _classifier_options(train)
     _work_options(train, learning=True)
-    train.add_argument("--cv", type=int, default=None, metavar="K",
-                       help="also print a subject-grouped K-fold cross-validation summary")
-    train.add_argument("--random-state", type=int, default=0)
+    train.add_argument("--cv", type=_folds, default=None, metavar="K",
+                       help="also print a subject-grouped K-fold cross-validation summary, and "
+                            "the scores of each source (several sources) and of each sequence "
+                            "(a sequence column in metadata.csv) (default: none)")
+    train.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
+                       help="with --cv, also write an HTML report of the cross-validation "
+                            "(default: none)")
     train.set_defaults(run=_train)
 
     evaluate_ = commands.add_parser(
@@ -135,15 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict every image of one or more class-per-folder trees and print the "
                     "metrics.")
     evaluate_.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
-    evaluate_.add_argument("--report", metavar="FILE.html", help="also write an HTML report")
+    evaluate_.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
+                           help="also write an HTML report (default: none)")
     evaluate_.set_defaults(run=_evaluate)
 
     predict = commands.add_parser(
         "predict", parents=[_options(), _model_options()],
         help="class and class probabilities of image files",
         description="Predict the class of each image file (folders are searched recursively).")
-    predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
-    predict.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
+                         help="image files, and folders searched for them")
+    predict.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                         help="how the predictions are printed")
     predict.set_defaults(run=_predict)
 
     extract = commands.add_parser(
@@ -151,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compute the default features of every image: one row per image with "
                     "file, label and subject, and source when several folders are given.")
     extract.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
-    extract.add_argument("-o", "--output", required=True, help="table to write: .csv or .parquet")
+    extract.add_argument("-o", "--output", required=True, type=_output("table", ".csv", ".parquet"),
+                         help="table to write: .csv or .parquet")
     _work_options(extract)
     extract.set_defaults(run=_extract)
 
@@ -161,9 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the default pipeline on the built-in synthetic demo set and report "
                     "subject-grouped cross-validated accuracy. Needs no download.",
     )
-    demo.add_argument("--classifier", choices=["svm", "rf"], default="svm")
-    demo.add_argument("--n-samples", type=int, default=200)
-    demo.add_argument("--n-jobs", type=int, default=None)
-    demo.add_argument("--random-state", type=int, default=0)
+    _classifier_options(demo)
+    demo.add_argument("--n-samples", type=_demo_size, default=200, metavar="N",
+                      help="synthetic slices to make")
+    _n_jobs_option(demo)
     demo.set_defaults(run=_demo)
     return parser
