@@ -6,6 +6,7 @@ Preprocessing steps and feature families are scikit-learn transformers;
 
 from ._version import __version__
 from .features import (
+    CNNFeatures,
     GLCMFeatures,
     HOGFeatures,
     ImageFeatures,
@@ -29,6 +30,7 @@ from .preprocessing import (
 )
 
 __all__ = [
+    "CNNFeatures",
     "CLAHE",
     "CropHead",
     "Denoise",

@@ -8,6 +8,7 @@ parallel pass.
 from .._cache import FeatureCache
 from ..exceptions import SkippedImagesWarning
 from ._base import FeatureExtractor
+from .cnn import CNNFeatures
 from .combined import ImageFeatures
 from .glcm import GLCMFeatures
 from .hog import HOGFeatures
@@ -17,6 +18,7 @@ from .region import RegionFeatures
 from .tumor_map import TumorMapFeatures
 
 __all__ = [
+    "CNNFeatures",
     "FeatureCache",
     "FeatureExtractor",
     "GLCMFeatures",
