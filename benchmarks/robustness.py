@@ -71,7 +71,7 @@ def grouped_accuracy(back, X, y, groups):
 
 def score_variant(params, data, other, groups, n_jobs):
     pipe = make_pipeline(n_jobs=n_jobs, random_state=0).set_params(**params)
-    front, back = pipe[:-2], pipe[-2:]
+    front, back = pipe[:-3], pipe[-3:]
     features = front.fit_transform(data.paths)
     other_features = front.transform(other.paths)
     model = clone(back).fit(features, data.target)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import threading
 import warnings
 from contextlib import contextmanager
@@ -90,11 +91,18 @@ def _keep_freed_memory():
     np.empty(_IMAGE_TEMPORARIES_BYTES, np.uint8)
 
 
-@functools.lru_cache(maxsize=None)
+#: The thread pools found, and how many modules were imported when they were looked for.
+_found_pools = [None, -1]
+
+
 def _thread_pools():
-    """This process's BLAS and OpenMP thread pools, found once: finding them takes
-    about 5 ms, setting their limits through the controller 0.04 ms."""
-    return ThreadpoolController()
+    """This process's BLAS and OpenMP thread pools: finding them takes about 5 ms,
+    setting their limits through the controller 0.04 ms, so they are looked for
+    again only when modules were imported since (a module may load a BLAS or an
+    OpenMP runtime of its own, e.g. ONNX Runtime or PyTorch)."""
+    if _found_pools[1] != len(sys.modules):
+        _found_pools[:] = [ThreadpoolController(), len(sys.modules)]
+    return _found_pools[0]
 
 
 @contextmanager

@@ -8,9 +8,11 @@ __all__ = [
     "LargeImageWarning",
     "ModelFileError",
     "ModelVersionWarning",
+    "OutOfDistributionWarning",
     "SharedDuplicatesWarning",
     "ShortcutWarning",
     "SkippedImagesWarning",
+    "TrainingOverlapWarning",
     "UngroupedCVWarning",
     "UntrustedModelError",
 ]
@@ -146,8 +148,10 @@ class SharedDuplicatesWarning(UserWarning):
 class ShortcutWarning(UserWarning):
     """Metadata alone predicts the label far above chance: the data set has a shortcut.
 
-    Issued by :func:`shortcut_audit`; see :attr:`ShortcutAudit.label_skill`
-    for the rule.
+    Issued by :func:`~braintumor_features.evaluation.shortcut_audit` (see
+    :attr:`~braintumor_features.evaluation.ShortcutAudit.label_skill` for the
+    rule), and by ``braintumor train`` when all the images of a class come
+    from one of several sources.
 
     Examples
     --------
@@ -156,5 +160,43 @@ class ShortcutWarning(UserWarning):
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("error", ShortcutWarning)  # refuse confounded data
     ...     issubclass(ShortcutWarning, UserWarning)
+    True
+    """
+
+
+class OutOfDistributionWarning(UserWarning):
+    """Some images lie outside what the model was trained on; their predictions are doubtful.
+
+    Issued by :class:`~braintumor_features.distribution.DistributionCheck`
+    (a step of :func:`~braintumor_features.make_pipeline`) for blank, tiny,
+    noisy or non-brain images, whose features no training image resembles.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from braintumor_features.exceptions import OutOfDistributionWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", OutOfDistributionWarning)  # refuse such images
+    ...     issubclass(OutOfDistributionWarning, UserWarning)
+    True
+    """
+
+
+class TrainingOverlapWarning(UserWarning):
+    """Test images are the model's training images, or near-copies of them.
+
+    Issued by :func:`~braintumor_features.evaluation.evaluate` with
+    ``cv="prefit"`` and a ``training`` summary (and so by ``braintumor
+    evaluate``): scores on images the model has seen overstate its accuracy
+    on new ones. The message says how many images are the same files and how
+    many are near-duplicates of training images.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from braintumor_features.exceptions import TrainingOverlapWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", TrainingOverlapWarning)  # refuse leaky evaluations
+    ...     issubclass(TrainingOverlapWarning, UserWarning)
     True
     """

@@ -8,7 +8,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .classifiers import SVMClassifier
+from .distribution import DistributionCheck
 from .features import (
+    CNNFeatures,
     FeatureExtractor,
     GLCMFeatures,
     HOGFeatures,
@@ -30,6 +32,7 @@ FEATURE_FAMILIES = {
     "region": RegionFeatures,
     "hog": HOGFeatures,
     "tumor_map": TumorMapFeatures,
+    "cnn": CNNFeatures,
 }
 
 #: Parameters that differ from a family's own defaults when it is chosen by
@@ -86,7 +89,9 @@ def _families(features, random_state):
         return default_features([features], random_state)
     families = []
     for entry in features:
-        if isinstance(entry, str):
+        if entry == "default":
+            families += default_features(random_state=random_state)
+        elif isinstance(entry, str):
             families += default_features([entry], random_state)
         elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], FeatureExtractor):
             families.append(entry)
@@ -139,8 +144,10 @@ def make_pipeline(
     features : "default", str or list, default="default"
         ``"default"`` is ``("glcm", "lbp", "intensity")``. Feature families by
         name (``"glcm"``, ``"lbp"``, ``"intensity"``, ``"region"``, ``"hog"``,
-        ``"tumor_map"``, with ``RECIPE_PARAMETERS``) and/or
-        ``(name, FeatureExtractor)`` pairs.
+        ``"tumor_map"``, ``"cnn"``, with ``RECIPE_PARAMETERS``; ``"default"``
+        inside a list stands for the default families, so
+        ``["default", "cnn"]`` fuses them with the pretrained network's
+        features) and/or ``(name, FeatureExtractor)`` pairs.
     image_size : int, default=256
         Side of the square canonical image.
     n_jobs : int, default=None
@@ -163,8 +170,14 @@ def make_pipeline(
     -------
     sklearn.pipeline.Pipeline
         Steps ``grayscale``, ``crop``, ``resize``, ``clahe``, ``normalize``,
-        ``features``, ``scale``, ``classifier``; parameters are addressed as
-        usual, e.g. ``classifier__C`` or ``features__glcm__distances``.
+        ``features``, ``check``, ``scale``, ``classifier``; parameters are
+        addressed as usual, e.g. ``classifier__C`` or
+        ``features__glcm__distances``. ``check``
+        (:class:`~braintumor_features.distribution.DistributionCheck`) passes
+        the rows through and warns with an
+        :class:`~braintumor_features.exceptions.OutOfDistributionWarning`
+        about images unlike every training image (blank, tiny, noise, not a
+        brain); ``pipe.named_steps["check"].flag(rows)`` tells which.
 
     Examples
     --------
@@ -174,8 +187,8 @@ def make_pipeline(
     >>> pipe = make_pipeline("rf", image_size=64, random_state=0).fit(demo.images, demo.target)
     >>> pipe.predict_proba(demo.images[:2]).shape
     (2, 4)
-    >>> list(pipe.named_steps)[-3:]
-    ['features', 'scale', 'classifier']
+    >>> list(pipe.named_steps)[-4:]
+    ['features', 'check', 'scale', 'classifier']
     """
     return Pipeline(
         [
@@ -186,6 +199,7 @@ def make_pipeline(
             ("normalize", NormalizeIntensity()),
             ("features", ImageFeatures(_families(features, random_state), n_jobs=n_jobs,
                                        cache=memory)),
+            ("check", DistributionCheck()),
             ("scale", StandardScaler()),
             ("classifier", _classifier(classifier, n_jobs, random_state)),
         ],

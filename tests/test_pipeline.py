@@ -15,7 +15,8 @@ def test_default_pipeline_is_a_plain_sklearn_pipeline():
     pipe = make_pipeline()
     assert type(pipe) is Pipeline
     assert list(pipe.named_steps) == [
-        "grayscale", "crop", "resize", "clahe", "normalize", "features", "scale", "classifier"
+        "grayscale", "crop", "resize", "clahe", "normalize", "features", "check", "scale",
+        "classifier",
     ]
     params = pipe.get_params()
     for name in ["classifier__C", "features__glcm__distances", "features__lbp__radii",
@@ -101,7 +102,7 @@ def test_paths_and_arrays_give_the_same_features(demo, tmp_path):
     for i, image in enumerate(demo.images[:4]):
         paths.append(str(tmp_path / f"{i}.png"))
         cv2.imwrite(paths[-1], image)
-    pipe = make_pipeline(image_size=48)[:-2]
+    pipe = make_pipeline(image_size=48)[:-3]
     np.testing.assert_array_equal(pipe.fit_transform(paths), pipe.fit_transform(demo.images[:4]))
 
 
@@ -112,14 +113,14 @@ def test_paths_and_arrays_give_the_same_features(demo, tmp_path):
     np.full((5, 3), 0.5, np.float32),              # tiny float
 ], ids=["constant", "1x1", "2x2", "tiny-float"])
 def test_degenerate_images_give_finite_features(image):
-    features = make_pipeline(image_size=32)[:-2].fit_transform([image])
+    features = make_pipeline(image_size=32)[:-3].fit_transform([image])
     assert np.isfinite(features).all()
 
 
 def test_large_image_gives_finite_features():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (3000, 2500), dtype=np.uint8)
-    assert np.isfinite(make_pipeline()[:-2].fit_transform([image])).all()
+    assert np.isfinite(make_pipeline()[:-3].fit_transform([image])).all()
 
 
 def test_skip_keeps_every_good_image_and_lists_the_bad(tmp_path, demo):

@@ -43,7 +43,7 @@ HARALICK_NAMES = (
 
 
 def quantize(image: np.ndarray, levels: int) -> np.ndarray:
-    """Map grey values to integers ``0 .. levels - 1`` in equal-width bins.
+    """Map grey values to integers from 0 to ``levels - 1``, in equal-width bins.
 
     8-bit images use the fixed range 0..255; other images use their own
     minimum and maximum (a constant image maps to 0).

@@ -1,0 +1,116 @@
+"""Images unlike every training image are flagged, never classified silently."""
+
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from braintumor_features import make_pipeline
+from braintumor_features.datasets import make_demo
+from braintumor_features.distribution import DistributionCheck
+from braintumor_features.exceptions import OutOfDistributionWarning
+
+
+def _chest_like():
+    """A synthetic chest film: a wide body, two dark lungs, bright ribs."""
+    image = np.zeros((200, 160), np.uint8)
+    cv2.ellipse(image, (80, 100), (70, 90), 0, 0, 360, 90, -1)
+    for x in (50, 110):
+        cv2.ellipse(image, (x, 100), (22, 60), 0, 0, 360, 20, -1)
+    for i in range(8):
+        cv2.line(image, (10, 40 + 18 * i), (150, 50 + 18 * i), 200, 3)
+    return image
+
+
+ODD_INPUTS = {
+    "blank": np.zeros((202, 202), np.uint8),
+    "1x1": np.full((1, 1), 128, np.uint8),
+    "3x3": np.random.default_rng(1).integers(0, 255, (3, 3)).astype(np.uint8),
+    "noise": np.random.default_rng(2).integers(0, 255, (96, 96)).astype(np.uint8),
+    "chest": _chest_like(),
+}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    demo = make_demo(n_samples=200, image_size=96, random_state=0)
+    pipe = make_pipeline(image_size=96, random_state=0).fit(demo.images[:160], demo.target[:160])
+    return pipe, demo.images[160:]
+
+
+@pytest.mark.parametrize("name", list(ODD_INPUTS))
+def test_blank_tiny_noise_and_non_brain_images_are_flagged_with_a_warning(fitted, name):
+    pipe, _ = fitted
+    with pytest.warns(OutOfDistributionWarning, match="1 of 1 images lie outside"):
+        pipe.predict([ODD_INPUTS[name]])
+    rows = pipe[:-3].transform([ODD_INPUTS[name]])
+    assert pipe.named_steps["check"].flag(rows).tolist() == [True]
+
+
+def test_images_like_the_training_images_are_not_flagged(fitted):
+    pipe, held_out = fitted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDistributionWarning)
+        pipe.predict(held_out)
+    check = pipe.named_steps["check"]
+    distances = check.score_samples(pipe[:-3].transform(held_out))
+    assert (distances < 1).all()
+
+
+def test_the_check_changes_no_prediction(fitted):
+    pipe, held_out = fitted
+    unchecked = make_pipeline(image_size=96, random_state=0).set_params(check="passthrough")
+    demo = make_demo(n_samples=200, image_size=96, random_state=0)
+    unchecked.fit(demo.images[:160], demo.target[:160])
+    np.testing.assert_array_equal(unchecked.predict_proba(held_out), pipe.predict_proba(held_out))
+
+
+def test_fitting_does_not_warn_and_rows_pass_through_unchanged():
+    X = np.random.default_rng(0).normal(size=(50, 8))
+    X[3] = 1e6  # an outlier among the training rows does not warn while fitting
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDistributionWarning)
+        np.testing.assert_array_equal(DistributionCheck().fit_transform(X), X)
+    assert DistributionCheck().fit(X).n_training_outliers_ == 1
+    far = np.tile([50.0, -50.0], 4)[None, :]
+    with pytest.warns(OutOfDistributionWarning, match="1 of 1 images"):
+        np.testing.assert_array_equal(DistributionCheck().fit(X).transform(far), far)
+
+
+def test_rows_of_skipped_images_are_not_flagged_and_not_learned():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    X[0] = np.nan
+    check = DistributionCheck(n_components=2).fit(X)
+    assert np.isfinite(check.center_).all()
+    assert check.flag(np.vstack([np.full(5, np.nan), np.full(5, 40.0)])).tolist() == [False, True]
+
+
+def test_threshold_is_a_held_out_quantile_of_the_training_rows():
+    """About 1 - quantile of new rows from the training distribution are flagged (margin 1)."""
+    rng = np.random.default_rng(0)
+    check = DistributionCheck(n_components=4, quantile=0.9, margin=1.0).fit(rng.normal(size=(2000, 10)))
+    flagged = check.flag(rng.normal(size=(4000, 10))).mean()
+    assert 0.06 < flagged < 0.14
+
+
+def test_too_few_rows_and_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="at least 3 training rows"):
+        DistributionCheck().fit(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="quantile"):
+        DistributionCheck(quantile=1.5).fit(np.zeros((20, 4)))
+
+
+def test_feature_names_pass_through(fitted):
+    pipe, _ = fitted
+    names = pipe.named_steps["features"].get_feature_names_out()
+    np.testing.assert_array_equal(pipe.named_steps["check"].get_feature_names_out(names), names)
+
+
+@parametrize_with_checks([DistributionCheck(n_components=2)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDistributionWarning)  # the checks' random data
+        check(estimator)
