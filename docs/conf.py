@@ -1,9 +1,12 @@
 """Sphinx configuration: numpydoc API pages, MyST Markdown pages, sphinx-gallery examples.
 
 Build: ``python -m sphinx -W -b html docs docs/_build/html`` (tests/test_docs.py
-does this with warnings as errors).
+does this with warnings as errors). The API reference (api.rst) is autosummary
+tables whose pages are generated under ``generated/``; the gallery runs every
+example but dask_cluster.py and keeps its figures.
 """
 
+import importlib
 import shutil
 from pathlib import Path
 
@@ -14,11 +17,12 @@ REPO = DOCS.parent
 
 project = "braintumor-features"
 author = "braintumor-features developers"
-copyright = "braintumor-features developers"  # noqa: A001 (Sphinx's name)
+copyright = "braintumor-features developers"
 release = version = braintumor_features.__version__
 
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "numpydoc",
     "myst_parser",
@@ -38,6 +42,8 @@ autodoc_default_options = {
                        "set_score_request,set_transform_request,set_inverse_transform_request",
 }
 autodoc_typehints = "none"
+autosummary_generate = True
+templates_path = ["_templates"]
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -45,10 +51,15 @@ numpydoc_xref_param_type = False
 sphinx_gallery_conf = {
     "examples_dirs": str(REPO / "examples"),
     "gallery_dirs": str(DOCS / "auto_examples"),
-    # The test suite runs every example (tests/test_examples.py); the site shows their code.
-    "plot_gallery": "False",
+    # Run the examples and keep their figures; dask_cluster.py starts a cluster, so the
+    # site shows its code only (tests/test_examples.py runs every example).
+    "plot_gallery": "True",
+    "filename_pattern": r"/(?!dask_cluster\.py$)[^/]+\.py$",
+    # "Examples using X" at the end of each API page (docs/_templates/autosummary).
+    "doc_module": ("braintumor_features",),
+    "backreferences_dir": "generated/backreferences",
+    "reference_url": {"braintumor_features": None},
     "download_all_examples": False,
-    "filename_pattern": r"\.py$",
     "write_computation_times": False,
 }
 
@@ -64,3 +75,36 @@ if (REPO / "benchmarks" / "README.md").exists():
 else:
     _results.write_text("No measured tables have been committed yet (benchmarks/README.md "
                         "does not exist): run the scripts above to measure them on your data.\n")
+
+
+def _documented_name(app, env, node, contnode):
+    """Link ``braintumor_features.features.glcm.GLCMFeatures`` to where it is documented.
+
+    The API reference documents each object once, under the shortest path it
+    is importable from (``braintumor_features.GLCMFeatures``); docstrings may
+    name it by any path it is importable from.
+    """
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or not target.startswith("braintumor_features."):
+        return None
+    module, _, name = target.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    domain = env.domains["py"]
+    for documented in domain.objects:
+        home, _, documented_name = documented.rpartition(".")
+        if documented_name == name and documented != target and home.startswith("braintumor_"):
+            try:
+                same = getattr(importlib.import_module(home), name) is obj
+            except (ImportError, AttributeError):
+                continue
+            if same:
+                return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
+                                           documented, node, contnode)
+    return None
+
+
+def setup(app):
+    app.connect("missing-reference", _documented_name)

@@ -1,7 +1,18 @@
-"""The notebooks run top to bottom, and are stored without outputs.
+"""The notebooks run top to bottom, and are stored with the outputs of a run.
 
 They run on the built-in demo set, or on real slices when ``BRAINTUMOR_DATA``
-names a data folder (see notebooks/example_data.py).
+names a data folder (see notebooks/example_data.py). Their stored outputs
+(tables, plots) are what a reader browsing the repository sees; after changing
+a notebook, store a fresh run of it (on the demo set: leave ``BRAINTUMOR_DATA``
+unset), from the repository root::
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = "notebooks/01_quickstart.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, resources={"metadata": {"path": "notebooks"}}).execute()
+    nbformat.write(notebook, path)
 """
 
 from pathlib import Path
@@ -10,7 +21,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
+SHARED_DATA = FOLDER.parents[1] / "shared" / "data" / "brain-mri"
 
 
 def test_the_four_notebooks_are_there():
@@ -18,15 +31,20 @@ def test_the_four_notebooks_are_there():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_is_stored_without_outputs(path):
+def test_notebook_is_stored_with_its_outputs(path):
+    assert path.stat().st_size < 1_000_000, f"{path.name}: keep it under 1 MB"
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, (
-                f"{path.name}: clear the outputs before committing "
-                "(jupyter nbconvert --clear-output --inplace notebooks/*.ipynb)"
-            )
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    # Run in order, top to bottom, in one session.
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1)), (
+        f"{path.name}: store the outputs of one run from the top (see this module's docstring)")
+    for cell in code:
+        kinds = [output.output_type for output in cell.outputs]
+        assert "error" not in kinds, f"{path.name}: a stored cell failed:\n{cell.source}"
+        if "plt.show()" in cell.source:
+            assert any("image/png" in output.get("data", {}) for output in cell.outputs), (
+                f"{path.name}: the plot of this cell is not stored:\n{cell.source}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
@@ -35,3 +53,38 @@ def test_notebook_runs(path):
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError naming the failing cell
+
+
+@pytest.fixture
+def example_data(monkeypatch):
+    monkeypatch.syspath_prepend(str(FOLDER))
+    import example_data
+
+    return example_data
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data/brain-mri")
+@pytest.mark.parametrize("cwd, folder", [
+    (FOLDER, "../../shared/data/brain-mri"),       # as the notebooks say, from notebooks/
+    (FOLDER.parent, "../shared/data/brain-mri"),   # from the repository root
+    (FOLDER, "../shared/data/brain-mri"),          # the repository root's, from notebooks/
+])
+def test_data_folder_is_found_from_where_the_notebook_runs(example_data, monkeypatch, cwd,
+                                                           folder):
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("BRAINTUMOR_DATA", folder)
+    data = example_data.load_example(n_per_class=1)
+    assert len(data.X) == 4 and all(Path(path).is_file() for path in data.X)
+    assert data.source.startswith(str(SHARED_DATA.resolve()))
+
+
+def test_a_missing_data_folder_is_named(example_data, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRAINTUMOR_DATA", "no/such/folder")
+    with pytest.raises(FileNotFoundError, match=r"BRAINTUMOR_DATA=no/such/folder: no such folder"):
+        example_data.load_example(n_per_class=1)
+
+
+def test_notebook_01_names_the_data_path_tested_above():
+    text = "".join(cell.source for cell in nbformat.read(NOTEBOOKS[0], as_version=4).cells)
+    assert "BRAINTUMOR_DATA=../../shared/data/brain-mri" in text
