@@ -298,3 +298,14 @@ def test_command_line_evaluate_warns_and_reports_the_training_summary(folders, t
     html = page.read_text()
     assert "<h2>Model</h2>" in html and "training: n_images" in html
     assert "one test set" in html
+
+
+def test_a_splitter_that_does_not_test_every_image_once_is_refused_with_the_way_out():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.model_selection import GroupShuffleSplit
+
+    X, y = np.zeros((12, 1)), np.array([0, 1] * 6)
+    groups = np.repeat(np.arange(6), 2)
+    with pytest.raises(ValueError, match="exactly once.*cv='prefit'"):
+        evaluate(DummyClassifier(), X, y, groups=groups,
+                 cv=GroupShuffleSplit(n_splits=1, test_size=0.5, random_state=0))

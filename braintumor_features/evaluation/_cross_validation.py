@@ -272,6 +272,14 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
         )
     cv = check_cv(cv, y, classifier=True)
     splits = list(cv.split(X, y, groups))
+    tested = np.sort(np.concatenate([test for _, test in splits]))
+    if not np.array_equal(tested, np.arange(len(y))):
+        raise ValueError(
+            f"evaluate(cv={cv!r}): the test folds must hold every image exactly once (a "
+            "partition, as StratifiedGroupKFold's do); to score one train/test split, fit the "
+            "pipeline on the training images and call evaluate(fitted, X_test, y_test, "
+            "cv='prefit')"
+        )
     if duplicates is not None:
         for number, (train, test) in enumerate(splits):
             shared = shared_duplicates(duplicates, train, test)
