@@ -1,0 +1,174 @@
+"""Does a model read the tumour or the source? Three sources, one protocol.
+
+Usage::
+
+    python benchmarks/cross_source.py [--n-jobs 2] [--only NAME ...] [--cache DIR]
+
+The three shared sources (../shared/data/brain-mri, brain-mri-sartaj,
+brain-mri-radiopaedia) are read together with ``load_folders``. Subjects are
+grouped as in accuracy.py (radiopaedia's ``subject`` is a case id), and
+near-duplicate images (``find_duplicates``) join their groups, across
+sources too. For each candidate (a feature set and a classifier):
+
+- grouped 5-fold CV on the union (StratifiedGroupKFold over the joined
+  groups): accuracy and balanced accuracy overall, of every source and of
+  every radiopaedia sequence, with per-class recall;
+- leave one source out: trained on the other two, scored on the third,
+  leaving out the test images that have a near-copy in the training
+  sources (how many is printed).
+
+Candidates (``--only``): ``default`` (make_pipeline()'s features and SVM),
+``no_clahe`` (the same without CLAHE), ``balanced`` (default features, each
+source x class weighted equally in training), ``cnn`` (the CNNFeatures family
+alone, where it is installed) and ``default+cnn`` (both, fused). Feature
+matrices are kept in ``--cache`` between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from accuracy import grouped_predictions, split_stateless
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
+from sklearn.utils.class_weight import compute_sample_weight
+
+from braintumor_features import make_pipeline
+from braintumor_features.datasets import (
+    find_duplicates,
+    load_folder,
+    load_folders,
+    merge_duplicate_groups,
+)
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+SOURCES = ["brain-mri", "brain-mri-sartaj", "brain-mri-radiopaedia"]
+
+
+def _cnn_available():
+    """Whether the ``cnn`` family and its runtime (the ``[cnn]`` extra) are installed."""
+    import importlib.util
+
+    from braintumor_features.pipeline import FEATURE_FAMILIES
+
+    return "cnn" in FEATURE_FAMILIES and importlib.util.find_spec("onnxruntime") is not None
+
+
+def candidates(n_jobs):
+    """name -> (features front, learned back, weighted): the pipelines compared."""
+    default_front, back = split_stateless(make_pipeline(n_jobs=n_jobs, random_state=0))
+    found = {
+        "default": (default_front, back, False),
+        "no_clahe": (split_stateless(make_pipeline(n_jobs=n_jobs).set_params(clahe="passthrough"))[0],
+                     back, False),
+        "balanced": (default_front, back, True),
+    }
+    if _cnn_available():
+        found["cnn"] = (split_stateless(make_pipeline(features="cnn", n_jobs=n_jobs))[0], back, False)
+        found["default+cnn"] = (split_stateless(make_pipeline(features=["default", "cnn"],
+                                                              n_jobs=n_jobs))[0], back, False)
+    return found
+
+
+def _features(name, front, paths, cache):
+    """The rows of ``paths`` by ``front``, kept in ``cache`` (shared by candidates
+    with the same front)."""
+    key = {"balanced": "default"}.get(name, name)
+    path = cache / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    rows = front.fit_transform(paths)
+    np.save(path, rows)
+    return rows
+
+
+def scores(y, predicted, labels, subset=slice(None)):
+    y, predicted = y[subset], predicted[subset]
+    present = [label for label in labels if (y == label).any()]
+    recalls = recall_score(y, predicted, labels=present, average=None, zero_division=np.nan)
+    return {
+        "n": len(y),
+        "accuracy": accuracy_score(y, predicted),
+        "balanced": balanced_accuracy_score(y, predicted),
+        **{f"recall_{label}": recalls[present.index(label)] if label in present else np.nan
+           for label in labels},
+    }
+
+
+def breakdown(y, predicted, labels, dataset, sequence):
+    """Overall, per-source and per-sequence rows of one set of predictions."""
+    rows = [{"scored": "all", **scores(y, predicted, labels)}]
+    for source in SOURCES:
+        rows.append({"scored": source, **scores(y, predicted, labels, dataset == source)})
+    for value in sorted(set(sequence[dataset == SOURCES[2]])):
+        chosen = (dataset == SOURCES[2]) & (sequence == value)
+        rows.append({"scored": f"{SOURCES[2]} {value}", **scores(y, predicted, labels, chosen)})
+    return rows
+
+
+def weights(y, dataset, weighted):
+    """Equal total weight for every (source, class) pair present, or None."""
+    if not weighted:
+        return None
+    return compute_sample_weight("balanced", np.char.add(np.char.add(dataset, ":"), y))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME")
+    parser.add_argument("--cache", type=Path, default=None)
+    args = parser.parse_args(argv)
+    cache = args.cache or Path(tempfile.mkdtemp())
+    cache.mkdir(parents=True, exist_ok=True)
+
+    data = load_folders([DATA / name for name in SOURCES])
+    counts = [len(load_folder(DATA / name).paths) for name in SOURCES]
+    dataset = np.repeat(SOURCES, counts)
+    sequence = (data.frame["sequence"].fillna("").astype(str).to_numpy()
+                if "sequence" in data.frame else np.full(len(dataset), ""))
+    y, labels = data.target, list(data.target_names)
+    duplicates = find_duplicates(data.paths, n_jobs=args.n_jobs)
+    groups = merge_duplicate_groups(data.groups, duplicates)
+    print(f"{len(y)} images: " + ", ".join(f"{n} {name}" for name, n in zip(SOURCES, counts))
+          + f"; {len(set(data.groups))} subjects joined into {len(set(groups))} groups by "
+          "near-duplicates")
+
+    found = candidates(args.n_jobs)
+    chosen = args.only or list(found)
+    grouped, held_out = [], []
+    for name in chosen:
+        front, back, weighted = found[name]
+        X = _features(name, front, data.paths, cache)
+        sample_weight = weights(y, dataset, weighted)
+        params = None if sample_weight is None else {"classifier__sample_weight": sample_weight}
+        predicted = grouped_predictions(back, X, y, groups, params=params)
+        grouped += [{"candidate": name, **row}
+                    for row in breakdown(y, predicted, labels, dataset, sequence)]
+        for source in SOURCES:
+            test = dataset == source
+            train_groups = set(groups[~test])
+            # a test image whose group reaches a training source has a near-copy there
+            fresh = test & ~np.isin(groups, list(train_groups))
+            fit_params = {} if sample_weight is None else {
+                "classifier__sample_weight": sample_weight[~test]}
+            model = clone(back).fit(X[~test], y[~test], **fit_params)
+            predicted = model.predict(X[fresh])
+            held_out.append({"candidate": name, "scored": source,
+                             "near-copies left out": int(test.sum() - fresh.sum()),
+                             **scores(y[fresh], predicted, labels)})
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 20)
+    print("\ngrouped 5-fold CV on the union of the three sources:")
+    print(pd.DataFrame(grouped).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\nleave one source out (trained on the other two):")
+    print(pd.DataFrame(held_out).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
