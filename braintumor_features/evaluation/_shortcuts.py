@@ -29,9 +29,9 @@ def _file_metadata(path) -> dict:
     image = read_stored(path)  # colour and bit depth kept, no preprocessing
     path = Path(path)  # a slice of a volume gives the volume's file
     channels = 1 if image.ndim == 2 else image.shape[2]
-    colour = image[..., :3].astype(np.int32) if channels >= 3 else None
-    chroma = 0.0 if colour is None else float(
-        np.abs(np.diff(colour, axis=-1)).mean())  # 0 for gray stored as RGB
+    color = image[..., :3].astype(np.int32) if channels >= 3 else None
+    chroma = 0.0 if color is None else float(
+        np.abs(np.diff(color, axis=-1)).mean())  # 0 for gray stored as RGB
     values = [image.shape[0], image.shape[1], channels, chroma, image.dtype.itemsize * 8,
               path.suffix.lower(), path.stat().st_size, float(image.min()), float(image.max())]
     return dict(zip(METADATA_COLUMNS, values))

@@ -37,7 +37,7 @@ __all__ = ["TumorMapFeatures", "tissue_cells", "map_summary", "TISSUE_NAMES", "M
 TISSUE_NAMES = (
     "zmean_s1.5", "zmean_s4", "zmean_s10", "zstd_s2", "zstd_s6", "zmedian_k5", "zmedian_k11",
     "rank_s2", "rank_s8", "dog_1.5_4", "dog_4_10", "dog_10_25", "asym_s4", "absasym_s4",
-    "asym_s10", "absasym_s10", "border_dist", "centre_dist", "grad_s1.5", "grad_s4",
+    "asym_s10", "absasym_s10", "border_dist", "center_dist", "grad_s1.5", "grad_s4",
     "lbp_nonuniform_s4", "lbp_edge_s4",
 )
 _COLUMN = {name: i for i, name in enumerate(TISSUE_NAMES)}
@@ -55,9 +55,9 @@ _BLOB = {
     "grad_s1.5": "gradient_sigma1.5",
     "lbp_nonuniform_s4": "lbp_nonuniform_fraction_sigma4",
     "border_dist": "border_distance",
-    "centre_dist": "center_distance",
+    "center_dist": "center_distance",
 }
-_POSITIONS = ("border_dist", "centre_dist")
+_POSITIONS = ("border_dist", "center_dist")
 #: Tissue features averaged with the map as weights.
 _WEIGHTED = ("zmean_s1.5", "rank_s2", "absasym_s4")
 #: Names of :func:`map_summary`'s values, in order: P is the tumor probability of a cell,
@@ -92,14 +92,14 @@ def _to_cells(values, grid):
     return cv2.resize(values.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA)
 
 
-def _tissue_maps(grey, head):
+def _tissue_maps(gray, head):
     """Per-pixel tissue features (``TISSUE_NAMES``) of an 8-bit image and its head."""
     weight = head.astype(np.float32)
-    counts = np.bincount(grey[head], minlength=256)
+    counts = np.bincount(gray[head], minlength=256)
     q1, median, q3 = (np.float32(v) for v in percentiles_of_counts(counts, (25, 50, 75)))
     spread = max(q3 - q1, np.float32(1.0))
-    z = np.clip((grey.astype(np.float32) - median) / spread, -6, 6).astype(np.float32)
-    rank = (np.cumsum(counts) / counts.sum())[grey].astype(np.float32)
+    z = np.clip((gray.astype(np.float32) - median) / spread, -6, 6).astype(np.float32)
+    rank = (np.cumsum(counts) / counts.sum())[gray].astype(np.float32)
     out = {}
     mean = {s: _smooth(z, weight, s) for s in (1.5, 4, 10, 25)}
     for s in (1.5, 4, 10):
@@ -108,16 +108,16 @@ def _tissue_maps(grey, head):
         first, second = _smooth(z, weight, s), _smooth(z * z, weight, s)
         out[f"zstd_s{s}"] = np.sqrt(np.maximum(second - first * first, 0))
     for size in (5, 11):
-        out[f"zmedian_k{size}"] = (cv2.medianBlur(grey, size).astype(np.float32) - median) / spread
+        out[f"zmedian_k{size}"] = (cv2.medianBlur(gray, size).astype(np.float32) - median) / spread
     for s in (2, 8):
         out[f"rank_s{s}"] = _smooth(rank, weight, s)
     for fine, coarse in ((1.5, 4), (4, 10), (10, 25)):
         out[f"dog_{fine}_{coarse}"] = mean[fine] - mean[coarse]
     # Left/right asymmetry: the mean against its mirror about the head's centroid column.
     rows, columns = np.nonzero(head)
-    centre_x, centre_y = columns.mean(), rows.mean()
-    height, width = grey.shape
-    shift = int(round(2 * centre_x - (width - 1)))
+    center_x, center_y = columns.mean(), rows.mean()
+    height, width = gray.shape
+    shift = int(round(2 * center_x - (width - 1)))
     mirror = np.float32([[-1, 0, width - 1 + shift], [0, 1, 0]])
     mirrored_head = cv2.warpAffine(weight, mirror, (width, height), flags=cv2.INTER_NEAREST)
     for s in (4, 10):
@@ -130,12 +130,12 @@ def _tissue_maps(grey, head):
     border = cv2.distanceTransform(head.astype(np.uint8), cv2.DIST_L2, 5)
     out["border_dist"] = np.minimum(border / radius, 1.5)
     y, x = np.mgrid[:height, :width]
-    out["centre_dist"] = np.sqrt((x - centre_x) ** 2 + (y - centre_y) ** 2) / radius
+    out["center_dist"] = np.sqrt((x - center_x) ** 2 + (y - center_y) ** 2) / radius
     for s in (1.5, 4):
         dx = cv2.Sobel(mean[s], cv2.CV_32F, 1, 0)
         dy = cv2.Sobel(mean[s], cv2.CV_32F, 0, 1)
         out[f"grad_s{s}"] = _smooth(np.sqrt(dx * dx + dy * dy), weight, 4)
-    codes = lbp_codes(grey, 8, 1, "uniform")
+    codes = lbp_codes(gray, 8, 1, "uniform")
     out["lbp_nonuniform_s4"] = _smooth((codes == 9).astype(np.float32), weight, 4)
     out["lbp_edge_s4"] = _smooth(((codes >= 3) & (codes <= 5)).astype(np.float32), weight, 4)
     return out
@@ -147,7 +147,7 @@ def tissue_cells(image, head=None, grid=64):
     Parameters
     ----------
     image : ndarray of shape (height, width)
-        A canonical head image (grey values are rescaled to 8 bits).
+        A canonical head image (gray values are rescaled to 8 bits).
         Smoothing scales are in pixels, chosen for 256 x 256 images.
     head : ndarray of bool or None, default=None
         The head (:func:`~braintumor_features.preprocessing.head_mask` when
@@ -173,11 +173,11 @@ def tissue_cells(image, head=None, grid=64):
     >>> bool(zmean[6, 4] > zmean[10, 10])  # the bright spot against the rest of the head
     True
     """
-    grey = to_uint8(np.asarray(image))
+    gray = to_uint8(np.asarray(image))
     head = image_head_mask(image) if head is None else np.asarray(head, bool)
     if head.sum() < 100:
-        head = np.ones(grey.shape, bool)
-    maps = _tissue_maps(grey, head)
+        head = np.ones(gray.shape, bool)
+    maps = _tissue_maps(gray, head)
     cells = np.stack([_to_cells(maps[name], grid) for name in TISSUE_NAMES], axis=-1)
     return cells, _to_cells(head, grid)
 
