@@ -90,6 +90,22 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         self._check_fitted()
         return self._transform(X)
 
+    def set_params(self, **params):
+        """Set parameters (scikit-learn's); ``transform`` validates them until the next ``fit``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self
+        """
+        super().set_params(**params)
+        self._is_fitted = False
+        return self
+
     def _validate_unless_fitted(self):
         """Validate the parameters of a step used without ``fit`` (``fit`` has, otherwise)."""
         if not getattr(self, "_is_fitted", False):

@@ -52,6 +52,8 @@ class _LeastRecentlyUsed:
         with self._lock:
             previous = self._rows.pop(key, None)
             self._nbytes -= 0 if previous is None else previous.nbytes
+            row = np.array(row)  # a read-only copy: no caller can change the stored row
+            row.flags.writeable = False
             self._rows[key] = row
             self._nbytes += row.nbytes
             while self._nbytes > max_bytes:

@@ -145,6 +145,11 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight is None:
             return None
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != codes.shape:
+            raise ValueError(
+                f"sample_weight has shape {sample_weight.shape}; it needs one weight per "
+                f"sample, shape {codes.shape}"
+            )
         if (sample_weight < 0).any():
             raise ValueError("sample_weight has negative values; Platt's class totals need them >= 0")
         missing = np.setdiff1d(np.arange(len(self.classes_)), codes[sample_weight > 0])
@@ -280,3 +285,8 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         """
         kernel = self._test_kernel(X)
         return self._svm().decision_function(kernel)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -17,7 +17,13 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import (
+    GroupKFold,
+    PredefinedSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    cross_val_predict,
+)
 from sklearn.svm import LinearSVC
 
 from braintumor_features import make_pipeline
@@ -83,8 +89,14 @@ def test_warns_without_groups_and_accepts_any_splitter(data):
     X, y, groups = data
     with pytest.warns(UngroupedCVWarning, match="pass groups"):
         evaluate(LogisticRegression(max_iter=500), X, y, cv=3)
-    with pytest.warns(UngroupedCVWarning, match=r"cv=StratifiedKFold\(...\)\): this splitter ignores groups"):
+    with pytest.warns(UngroupedCVWarning, match=r"cv=StratifiedKFold\(...\)\): folds \[0, 1, 2\] put "
+                      "slices of one patient"):
         evaluate(LogisticRegression(max_iter=500), X, y, groups=groups, cv=StratifiedKFold(3))
+    # any splitter whose folds keep each patient on one side, e.g. figshare's predefined folds
+    fixed = PredefinedSplit(np.asarray(groups) % 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UngroupedCVWarning)
+        evaluate(LogisticRegression(max_iter=500), X, y, groups=groups, cv=fixed)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UngroupedCVWarning)  # a group splitter: no warning
         report = evaluate(LinearSVC(), X, y, groups=groups, cv=GroupKFold(4))

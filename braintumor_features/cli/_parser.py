@@ -141,7 +141,12 @@ def _training_families(text):
         return text
     names = []
     for name in (name.strip() for name in text.split(",")):
-        names += list(DEFAULT_FEATURES) if name == "default" else [name]
+        names += list(DEFAULT_FEATURES) if name == "default" else [name] if name else []
+    unknown = [name for name in names if name not in FEATURE_FAMILIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown feature families {unknown}; choose from default, "
+            + ", ".join(FEATURE_FAMILIES) if unknown else "name at least one feature family")
     return list(dict.fromkeys(names))
 
 

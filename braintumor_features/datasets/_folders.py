@@ -28,11 +28,25 @@ _VOLUME_SUFFIXES = (".dcm", ".nii", ".nii.gz")
 CLASS_NAMES = ("glioma", "meningioma", "no_tumor", "pituitary")
 
 
-def _outline(text):
+def _outline(text, metadata=None, file=None):
+    """The ``tumor_border`` of one metadata.csv row as an Outline (None: none drawn).
+
+    Raises a ValueError naming ``metadata`` and the row's ``file`` when the
+    value is not a JSON list of [x, y] points.
+    """
     if not isinstance(text, str) or not text.strip():
         return None
-    points = json.loads(text)
-    return Outline(points) if len(points) >= 3 else None
+    try:
+        points = json.loads(text)
+        if not isinstance(points, list):
+            raise TypeError(f"got a JSON {type(points).__name__}")
+        return Outline(points) if len(points) >= 3 else None
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{metadata}: the tumor_border column of the row for file {file!r} is not a JSON "
+            f"list of [x, y] points, e.g. [[10, 12], [30, 12], [20, 25]] ({error}): "
+            f"{text[:80]!r}"
+        ) from None
 
 
 def _sequence(frame):
@@ -197,7 +211,8 @@ def load_folder(path) -> Bunch:
         frame["subject"] = np.nan
     frame["subject"] = frame["subject"].where(frame["subject"].notna(), "file:" + frame["file"])
     borders = frame.pop("tumor_border") if "tumor_border" in frame.columns else None
-    masks = [None] * len(frame) if borders is None else [_outline(text) for text in borders]
+    masks = ([None] * len(frame) if borders is None else
+             [_outline(text, root / "metadata.csv", file) for text, file in zip(borders, frame["file"])])
     target = frame["label"].to_numpy(dtype=str)
     return Bunch(
         paths=paths,

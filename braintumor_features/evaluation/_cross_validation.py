@@ -262,7 +262,7 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
     classes = np.unique(y)
     if cv is None or isinstance(cv, Integral):
         cv = _default_cv(cv, groups, random_state)
-    elif hasattr(cv, "split") and not isinstance(cv, _GROUP_SPLITTERS):
+    elif groups is None and hasattr(cv, "split") and not isinstance(cv, _GROUP_SPLITTERS):
         warnings.warn(
             f"evaluate(cv={type(cv).__name__}(...)): this splitter ignores groups, so slices of "
             "one patient can fall in both the train and the test folds; use a group splitter "
@@ -272,6 +272,18 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
         )
     cv = check_cv(cv, y, classifier=True)
     splits = list(cv.split(X, y, groups))
+    if groups is not None:
+        patients = np.asarray(groups)
+        crossing = [number for number, (train, test) in enumerate(splits)
+                    if np.intersect1d(patients[train], patients[test]).size]
+        if crossing:
+            warnings.warn(
+                f"evaluate(cv={type(cv).__name__}(...)): folds {crossing} put slices of one "
+                "patient (group) in both train and test; use a group splitter such as "
+                "StratifiedGroupKFold with groups=<patient ids>",
+                UngroupedCVWarning,
+                stacklevel=2,
+            )
     tested = np.sort(np.concatenate([test for _, test in splits]))
     if not np.array_equal(tested, np.arange(len(y))):
         raise ValueError(

@@ -394,7 +394,7 @@ class EvaluationReport:
         scores = (self.y_pred[:, None] == self.classes).astype(float) if self.y_score is None \
             else self.y_score
         pooled = pd.DataFrame(scores).groupby([self.fold, np.asarray(self.groups),
-                                               self.y_true]).mean()
+                                               self.y_true], dropna=False).mean()
         fold, subject, true = (pooled.index.get_level_values(level).to_numpy(dtype=dtype)
                                for level, dtype in enumerate([int, np.asarray(self.groups).dtype,
                                                               self.y_true.dtype]))

