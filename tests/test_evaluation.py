@@ -27,7 +27,11 @@ from sklearn.model_selection import (
 from sklearn.svm import LinearSVC
 
 from braintumor_features import make_pipeline
-from braintumor_features.evaluation import EvaluationReport, UngroupedCVWarning, evaluate
+from braintumor_features.evaluation import (
+    EvaluationReport,
+    UngroupedCVWarning,
+    evaluate,
+)
 from braintumor_features.exceptions import TrainingOverlapWarning
 from braintumor_features.persistence import image_digests
 
