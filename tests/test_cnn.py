@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from braintumor_features.features import ImageFeatures, cnn
+from braintumor_features.features import ImageFeatures, _onnx_efficientnet, cnn
 from braintumor_features.features._onnx_efficientnet import (
     builtin_model_path,
     checkpoint_path,
@@ -31,9 +31,7 @@ def cache_folder(tmp_path_factory):
     """Converted graphs go to a temporary folder, not the user's cache."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BRAINTUMOR_FEATURES_CACHE", str(tmp_path_factory.mktemp("cnn_cache")))
-        builtin_model_path.cache_clear()
         yield
-    builtin_model_path.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +47,14 @@ def reference():
     return dict(np.load(DATA / "reference.npz"))
 
 
-def small_onnx(path, input_shape, output="features"):
-    """A one-convolution ONNX model with the given input shape, saved at ``path``."""
+def small_onnx(path, input_shape, output="features", weight=None):
+    """A one-convolution ONNX model with the given input shape (and 4 x 3 x 3 x 3
+    kernel ``weight``, default a uniform blur), saved at ``path``."""
     onnx = pytest.importorskip("onnx")
     helper = onnx.helper
-    weight = onnx.numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32) / 27, "weight")
+    if weight is None:
+        weight = np.ones((4, 3, 3, 3), np.float32) / 27
+    weight = onnx.numpy_helper.from_array(np.asarray(weight, np.float32), "weight")
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "weight"], ["conv"], pads=[1, 1, 1, 1]),
          helper.make_node("Relu", ["conv"], [output])],
@@ -101,6 +102,50 @@ def test_unpickler_refuses_os_system(tmp_path, packaging):
         read_checkpoint(path)
     assert str(path) in str(error.value)
     assert not marker.exists()
+
+
+class _FakeGraph:
+    def SerializeToString(self):
+        return b"graph"
+
+
+@pytest.fixture
+def fake_conversion(monkeypatch, tmp_path):
+    """builtin_model_path with a stand-in checkpoint and converter; returns the builds."""
+    checkpoint = tmp_path / "weights.pth"
+    checkpoint.write_bytes(b"weights")
+    builds = []
+    monkeypatch.setattr(_onnx_efficientnet, "checkpoint_path", lambda name: checkpoint)
+    monkeypatch.setattr(_onnx_efficientnet, "read_checkpoint", lambda path: {})
+    monkeypatch.setattr(_onnx_efficientnet, "build_efficientnet_lite",
+                        lambda state, depth: builds.append(depth) or _FakeGraph())
+    return builds
+
+
+def test_builtin_model_path_follows_the_cache_folder(monkeypatch, tmp_path, fake_conversion):
+    monkeypatch.setenv("BRAINTUMOR_FEATURES_CACHE", str(tmp_path / "first"))
+    first = builtin_model_path("efficientnet_lite0")
+    assert first.parent == tmp_path / "first" and first.read_bytes() == b"graph"
+    assert builtin_model_path("efficientnet_lite0") == first and len(fake_conversion) == 1
+    monkeypatch.setenv("BRAINTUMOR_FEATURES_CACHE", str(tmp_path / "second"))
+    second = builtin_model_path("efficientnet_lite0")
+    assert second.parent == tmp_path / "second" and second.is_file()
+    assert len(fake_conversion) == 2
+    second.unlink()
+    assert builtin_model_path("efficientnet_lite0") == second and second.is_file()  # rebuilt
+    assert len(fake_conversion) == 3
+
+
+def test_builtin_model_path_removes_the_part_file_on_failure(monkeypatch, tmp_path, fake_conversion):
+    monkeypatch.setenv("BRAINTUMOR_FEATURES_CACHE", str(tmp_path / "cache"))
+
+    def full_disk(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_onnx_efficientnet.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        builtin_model_path("efficientnet_lite0")
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_builtin_weights_are_read(runtime):
@@ -168,6 +213,24 @@ def test_custom_onnx_model(runtime, tmp_path, demo):
                                   builtin.fit_transform(demo.images[:2]))
 
 
+def test_onnx_model_with_a_batch_of_one(tmp_path):
+    pytest.importorskip("onnxruntime")
+    # a kernel that sees left and right differently, so the mirror image counts
+    weight = np.zeros((4, 3, 3, 3), np.float32)
+    weight[:, :, :, 0] = np.arange(1, 5, dtype=np.float32)[:, None, None]
+    weight[:, :, 1, 2] = -1
+    fixed = small_onnx(tmp_path / "fixed.onnx", [1, 3, 32, 32], weight=weight)
+    free = small_onnx(tmp_path / "free.onnx", ["batch", 3, 32, 32], weight=weight)
+    rng = np.random.default_rng(0)
+    images = [np.tril(rng.random((40, 40), np.float32)) for _ in range(3)]
+    rows = CNNFeatures(model=fixed).fit_transform(images)  # flip: image and mirror, one at a time
+    np.testing.assert_allclose(rows, CNNFeatures(model=free).fit_transform(images), atol=1e-6)
+    plain = CNNFeatures(model=fixed, flip=False)
+    mirrored = plain.fit_transform([image[:, ::-1] for image in images])
+    assert not np.allclose(mirrored, plain.transform(images))
+    np.testing.assert_allclose(rows, (plain.transform(images) + mirrored) / 2, atol=1e-6)
+
+
 # ------------------------------------------------------------------ errors
 
 def test_unknown_layer(runtime, tmp_path, demo):
@@ -197,7 +260,6 @@ def test_bad_model_files(runtime, tmp_path, demo):
 def test_missing_extra(monkeypatch, demo, module):
     monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setattr(cnn, "_NETWORKS", {})
-    builtin_model_path.cache_clear()
     with pytest.raises(ImportError) as error:
         CNNFeatures().fit_transform(demo.images[:1])
     message = str(error.value)

@@ -146,3 +146,16 @@ def test_make_demo_is_reproducible_and_balanced():
     # subjects never span two classes
     for group in set(a.groups):
         assert len(set(a.target[a.groups == group])) == 1
+
+
+@pytest.mark.parametrize("border", ['[[1, 1], [4, 1], [4', '{"x": 1}', "12", '[[1, 1], [4], [4, 3]]'])
+def test_load_folder_names_a_malformed_tumor_border(tmp_path, border):
+    _write_folder(tmp_path, [("glioma", "p1"), ("glioma", "p2")])
+    frame = pd.read_csv(tmp_path / "metadata.csv")
+    frame["tumor_border"] = ["[[1, 1], [4, 1], [4, 3]]", border]
+    frame.to_csv(tmp_path / "metadata.csv", index=False)
+    with pytest.raises(ValueError) as error:
+        load_folder(tmp_path)
+    message = str(error.value)
+    assert str(tmp_path / "metadata.csv") in message and "glioma/1.png" in message
+    assert "tumor_border" in message and "JSON list of [x, y] points" in message

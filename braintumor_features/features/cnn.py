@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from numbers import Integral
 from pathlib import Path
 
@@ -48,6 +49,8 @@ DEFAULT_LAYERS = ("stage4", "stage5", "stage6", "stage7")
 #: This process's networks, by model file, its SHA-256, layers and input size.
 #: Sessions are never pickled: each worker process opens its own on first use.
 _NETWORKS: dict = {}
+#: Guards the check-and-insert of ``_NETWORKS`` (threading backends share it).
+_NETWORKS_LOCK = threading.Lock()
 
 
 class _Network:
@@ -61,7 +64,7 @@ class _Network:
             model = onnx.load(path)
         except Exception as error:
             raise ValueError(f"model={os.fspath(path)!r} is not a readable ONNX file: {error}") from None
-        self.input_name, self.channels, fixed_size = _image_input(model, path)
+        self.input_name, self.batch, self.channels, fixed_size = _image_input(model, path)
         if image_size is None:
             if fixed_size is None:
                 raise ValueError(f"model={os.fspath(path)!r} takes images of any size: give image_size")
@@ -84,7 +87,13 @@ class _Network:
         self.widths = [part.shape[1] for part in probe]
 
     def pooled(self, batch):
-        """Each layer's activations for ``batch``, averaged over height and width."""
+        """Each layer's activations for ``batch``, averaged over height and width.
+
+        A model whose batch dimension is fixed at 1 gets the images one at a time.
+        """
+        if self.batch == 1 and len(batch) > 1:
+            parts = [self.pooled(batch[i:i + 1]) for i in range(len(batch))]
+            return [np.concatenate(layer) for layer in zip(*parts)]
         outputs = self.session.run(self.layers, {self.input_name: batch})
         pooled = []
         for name, output in zip(self.layers, outputs):
@@ -96,7 +105,8 @@ class _Network:
 
 
 def _image_input(model, path):
-    """The model's input name, channels and fixed square size (None if free); checked."""
+    """The model's input name, batch size, channels and square image size (the
+    sizes None where free); checked."""
     initializers = {tensor.name for tensor in model.graph.initializer}
     inputs = [value for value in model.graph.input if value.name not in initializers]
     where = f"model={os.fspath(path)!r}"
@@ -116,7 +126,7 @@ def _image_input(model, path):
     height, width = dims[2:]
     if height != width:
         raise ValueError(f"{where} takes {height} x {width} images; CNNFeatures feeds square ones")
-    return inputs[0].name, dims[1], height
+    return inputs[0].name, dims[0], dims[1], height
 
 
 def _expose(model, layers, path):
@@ -137,9 +147,10 @@ def _expose(model, layers, path):
 def _network(path, layers, image_size):
     """This process's :class:`_Network` for a model file, opened on first use."""
     key = (os.fspath(path), sha256_of(path), layers and tuple(layers), image_size)
-    if key not in _NETWORKS:
-        _NETWORKS[key] = _Network(path, layers, image_size)
-    return _NETWORKS[key]
+    with _NETWORKS_LOCK:
+        if key not in _NETWORKS:
+            _NETWORKS[key] = _Network(path, layers, image_size)
+        return _NETWORKS[key]
 
 
 def _network_input(image, size, channels):
@@ -165,7 +176,8 @@ class CNNFeatures(FeatureExtractor):
     of the chosen ``layers`` are averaged over the image (global average
     pooling) and concatenated. With ``flip`` the image and its mirror image
     go through the network as one batch and their pooled activations are
-    averaged, so a tumour on the left and on the right look alike.
+    averaged, so a tumour on the left and on the right look alike (a model
+    whose batch size is fixed at 1 gets them as two separate runs).
 
     Runs on ONNX Runtime, one inference thread per process (parallelism is
     over images, ``n_jobs``); install with
