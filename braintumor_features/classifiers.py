@@ -12,6 +12,7 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -53,7 +54,12 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
     gamma : {"scale", "auto"} or float, default="scale"
         Kernel coefficient (:class:`~sklearn.svm.SVC`'s ``gamma``).
     class_weight : dict, "balanced" or None, default=None
-        Factor of ``C`` per class; a dict is keyed by the class labels of ``y``.
+        Weight of each class (a dict is keyed by the class labels of ``y``),
+        given to every sample of the class as a sample weight, so that it
+        reaches both the SVM (a factor of ``C``) and the sigmoids that turn
+        its decisions into the probabilities ``predict`` takes the largest
+        of. (Given to the SVM alone, as ``SVC(class_weight=...)`` inside
+        ``CalibratedClassifierCV``, the sigmoids would undo it.)
     calibration_cv : int, default=5
         Folds of the internal cross-validation that fits the sigmoids;
         fewer (down to 2) when the smallest class has fewer samples.
@@ -128,9 +134,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
 
     def _codes_weight(self):
-        """``class_weight`` keyed by class code: scikit-learn's calibration folds fit the
-        SVC on label codes while its final SVC sees the labels, so one dict cannot serve
-        both; the SVC here only ever sees codes."""
+        """``class_weight`` keyed by class code (the classifier fits on codes)."""
         if not isinstance(self.class_weight, dict):
             return self.class_weight
         known = self.classes_.tolist()
@@ -235,7 +239,10 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
                 "SVM's probabilities are calibrated by cross-validation and need at least 2 per class"
             )
         folds = self._folds(int(counts.min()))
-        svm = SVC(C=self.C, kernel="precomputed", class_weight=self._codes_weight())
+        if self.class_weight is not None:
+            per_class = compute_sample_weight(self._codes_weight(), codes)
+            sample_weight = per_class if sample_weight is None else sample_weight * per_class
+        svm = SVC(C=self.C, kernel="precomputed")
         # The SVC's "pairwise" tag makes the folds slice rows and columns of the kernel.
         self.calibrated_ = CalibratedClassifierCV(svm, method="sigmoid", cv=folds, ensemble=False)
         self.calibrated_.fit(self._kernel(X), codes, sample_weight=sample_weight)

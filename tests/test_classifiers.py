@@ -12,6 +12,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_sample_weight
 
 from braintumor_features import classifiers
 from braintumor_features.classifiers import SVMClassifier
@@ -47,8 +48,11 @@ def test_probabilities_are_those_of_scikit_learns_calibrated_svc(rng, kernel, n_
         np.testing.assert_array_equal(
             SVMClassifier(C=3.0, kernel=kernel, class_weight="balanced", random_state=1)
             .fit(X, y, sample_weight=weight).decision_function(X), ours.decision_function(X))
+    # class weights are sample weights, computed on all the training rows, so that they
+    # reach the sigmoids too
+    weight = compute_sample_weight("balanced", y) * (1.0 if weight is None else weight)
     theirs = _calibrated_svc(StratifiedKFold(5, shuffle=True, random_state=1), C=3.0,
-                             kernel=kernel, gamma=ours.gamma_, class_weight="balanced")
+                             kernel=kernel, gamma=ours.gamma_)
     theirs.fit(X, y, sample_weight=weight)
     new = rng.normal(size=(40, 12))
     tolerance = 1e-5 if kernel == "sigmoid" else 1e-12
@@ -56,7 +60,7 @@ def test_probabilities_are_those_of_scikit_learns_calibrated_svc(rng, kernel, n_
                                atol=tolerance)
     np.testing.assert_array_equal(ours.predict(new), theirs.predict(new))
     assert list(ours.classes_) == list(theirs.classes_)
-    svm = SVC(C=3.0, kernel=kernel, class_weight="balanced").fit(X, y, sample_weight=weight)
+    svm = SVC(C=3.0, kernel=kernel).fit(X, y, sample_weight=weight)
     np.testing.assert_allclose(ours.decision_function(new), svm.decision_function(new), rtol=0,
                                atol=10 * tolerance)
 
@@ -109,14 +113,12 @@ def test_a_seed_shuffles_the_calibration_folds(rng):
 
 
 def test_class_weight_dict_is_keyed_by_the_class_labels(rng):
-    """scikit-learn's calibrated SVC cannot take a dict of string labels (its folds fit on
-    label codes, its final SVM on the labels); SVMClassifier can."""
+    """A dict of string labels; each class's weight is every sample's weight of that class."""
     X, y = _data(rng, 2)
     model = SVMClassifier(C=0.1, class_weight={"meningioma": 50.0, "glioma": 2.0}).fit(X, y)
     codes = np.unique(y, return_inverse=True)[1]
-    theirs = _calibrated_svc(StratifiedKFold(5), C=0.1, gamma=model.gamma_,
-                             class_weight={0: 2.0, 1: 50.0})
-    theirs.fit(X, codes)
+    theirs = _calibrated_svc(StratifiedKFold(5), C=0.1, gamma=model.gamma_)
+    theirs.fit(X, codes, sample_weight=np.where(codes == 1, 50.0, 2.0))
     np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=1e-12)
     unweighted = SVMClassifier(C=0.1).fit(X, y)
     assert not np.allclose(model.decision_function(X), unweighted.decision_function(X))
@@ -176,3 +178,15 @@ def test_no_private_scikit_learn_api():
     private = [(module, name) for module, name in imported if module and module.startswith("sklearn")
                and any(part.startswith("_") for part in [*module.split("."), name])]
     assert private == []
+
+
+def test_class_weight_reaches_the_probabilities_predict_takes_the_largest_of(rng):
+    """Given to the SVM alone, as SVC(class_weight=...) inside CalibratedClassifierCV, the
+    sigmoids fitted without it undo it; given as sample weights it shifts predictions."""
+    y = np.where(rng.random(300) < 0.15, "glioma", "meningioma")
+    X = rng.normal(size=(300, 6))
+    X[:, 0] += 0.8 * (y == "glioma")
+    plain = SVMClassifier(random_state=0).fit(X, y).predict(X)
+    weighted = SVMClassifier(class_weight={"glioma": 20.0, "meningioma": 1.0},
+                             random_state=0).fit(X, y).predict(X)
+    assert (weighted == "glioma").sum() > 2 * max((plain == "glioma").sum(), 1)
