@@ -58,7 +58,7 @@ from braintumor_features.features._onnx_efficientnet import (
     builtin_model_path,
     checkpoint_path,
 )
-from braintumor_features.features.cnn import CNNFeatures, _network_input
+from braintumor_features.features.cnn import CNNFeatures, _network, _network_input
 
 SOURCES = ["brain-mri", "brain-mri-sartaj", "brain-mri-radiopaedia"]
 #: Layer sets compared by grouped CV (every built-in model).
@@ -112,17 +112,13 @@ def torch_reference(name):
 
 
 def onnx_reference(name):
-    """Pooled stage outputs and logits of the converted graph, without CNNFeatures' pooling."""
-    import onnx
-    import onnxruntime as ort
-
-    model = onnx.load(builtin_model_path(name))
-    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(s) for s in STAGES)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    """Pooled stage outputs and logits of the converted graph (a logits output is 2-D:
+    ``_Network`` takes it as it is)."""
+    network = _network(builtin_model_path(name), ["logits", *STAGES], BUILTIN_MODELS[name].image_size)
 
     def run(batch):
-        outputs = session.run(["logits", *STAGES], {"image": batch})
-        return {s: o.mean(axis=(2, 3)) for s, o in zip(STAGES, outputs[1:])}, outputs[0]
+        logits, *pooled = network.pooled(batch)
+        return dict(zip(STAGES, pooled)), logits
 
     return run
 
@@ -186,13 +182,10 @@ def write_fixture(folder):
 def logits_runners(name):
     """One-image classifier passes of the converted graph (ONNX Runtime, one thread) and of
     the reference network (PyTorch, one thread): the same network on both."""
-    import onnxruntime as ort
     import torch
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(builtin_model_path(name)), options,
-                                   providers=["CPUExecutionProvider"])
+    # CNNFeatures' own session: one thread, sequential
+    session = _network(builtin_model_path(name), ["logits"], BUILTIN_MODELS[name].image_size).session
     torch.set_num_threads(1)
     net = torch_network(name)
 
@@ -328,19 +321,16 @@ def sources(args):
 
     parts = [source_features(args.data.parent / name, args) for name in SOURCES]
     y = np.concatenate([data.target for data, _ in parts])
-    source = np.concatenate([[folder] * len(data.target) for folder, (data, _) in zip(SOURCES, parts)])
-    rows = []
-    sets = [("texture", None)] + [(name, layers) for name in args.models for layers in [args.layers]]
-    for name, layers in sets:
-        blocks = [features["texture"] if layers is None else features[name][:, columns(name, layers)]
-                  for _, features in parts]
-        label = "texture" if layers is None else f"{name} {'+'.join(layers)}"
-        for fused in ([False] if layers is None else [False, True]):
-            X = np.vstack(blocks)
-            if fused:
-                X = np.hstack([np.vstack([features["texture"] for _, features in parts]), X])
-            result = leave_one_source_out(classifier(), X, y, source, n_jobs=args.n_jobs)
-            rows.append(result.assign(features=("texture + " if fused else "") + label))
+    source = np.repeat(SOURCES, [len(data.target) for data, _ in parts])
+    texture = np.vstack([features["texture"] for _, features in parts])
+    candidates = [("texture", texture)]
+    for name in args.models:
+        label = f"{name} {'+'.join(args.layers)}"
+        chosen = columns(name, args.layers)
+        cnn = np.vstack([features[name][:, chosen] for _, features in parts])
+        candidates += [(label, cnn), (f"texture + {label}", np.hstack([texture, cnn]))]
+    rows = [leave_one_source_out(classifier(), X, y, source, n_jobs=args.n_jobs).assign(features=label)
+            for label, X in candidates]
     frame = pd.concat(rows)
     print("\nleave one source out, StandardScaler + SVC(C=10, balanced)")
     print(frame.to_string(float_format=lambda v: f"{v:.3f}"))

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from accuracy import grouped_predictions, split_stateless
+from cnn import cached
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 from sklearn.utils.class_weight import compute_sample_weight
@@ -40,7 +41,6 @@ from sklearn.utils.class_weight import compute_sample_weight
 from braintumor_features import make_pipeline
 from braintumor_features.datasets import (
     find_duplicates,
-    load_folder,
     load_folders,
     merge_duplicate_groups,
 )
@@ -79,12 +79,7 @@ def _features(name, front, paths, cache):
     """The rows of ``paths`` by ``front``, kept in ``cache`` (shared by candidates
     with the same front)."""
     key = {"balanced": "default"}.get(name, name)
-    path = cache / f"{key}.npy"
-    if path.exists():
-        return np.load(path)
-    rows = front.fit_transform(paths)
-    np.save(path, rows)
-    return rows
+    return cached(cache / f"{key}.npy", lambda: front.fit_transform(paths))
 
 
 def scores(y, predicted, labels, subset=slice(None)):
@@ -128,10 +123,10 @@ def main(argv=None):
     cache.mkdir(parents=True, exist_ok=True)
 
     data = load_folders([DATA / name for name in SOURCES])
-    counts = [len(load_folder(DATA / name).paths) for name in SOURCES]
-    dataset = np.repeat(SOURCES, counts)
-    sequence = (data.frame["sequence"].fillna("").astype(str).to_numpy()
-                if "sequence" in data.frame else np.full(len(dataset), ""))
+    # the folder of each image (load_folders' sources are metadata.csv's column)
+    dataset = np.array([Path(path).relative_to(DATA).parts[0] for path in data.paths])
+    counts = [int((dataset == name).sum()) for name in SOURCES]
+    sequence = data.sequence if data.sequence is not None else np.full(len(dataset), "")
     y, labels = data.target, list(data.target_names)
     duplicates = find_duplicates(data.paths, n_jobs=args.n_jobs)
     groups = merge_duplicate_groups(data.groups, duplicates)

@@ -52,8 +52,7 @@ class _LeastRecentlyUsed:
         with self._lock:
             previous = self._rows.pop(key, None)
             self._nbytes -= 0 if previous is None else previous.nbytes
-            row = np.array(row)  # a read-only copy: no caller can change the stored row
-            row.flags.writeable = False
+            row.flags.writeable = False  # FeatureCache.put's own copy: no caller changes it
             self._rows[key] = row
             self._nbytes += row.nbytes
             while self._nbytes > max_bytes:
@@ -69,7 +68,8 @@ class _LeastRecentlyUsed:
 # the key says everything about a row, so sharing is safe, and copies made by
 # ``clone`` (deepcopy) or pickling find the same rows.
 _MEMORY = _LeastRecentlyUsed()
-# Content digests of files, by (path, size, modification time).
+# Content digest of each file, by path: ((size, modification time), digest), one entry
+# per path, replaced when the file changes.
 _FILE_DIGESTS: dict = {}
 
 
@@ -87,11 +87,12 @@ def _file_digest(path) -> str:
         status = os.stat(path)
     except OSError:
         return _digest("missing", path)  # reading it will fail and name the file
-    stamp = (path, status.st_size, status.st_mtime_ns)
-    if stamp not in _FILE_DIGESTS:
+    stamp = (status.st_size, status.st_mtime_ns)
+    known = _FILE_DIGESTS.get(path)
+    if known is None or known[0] != stamp:
         with open(path, "rb") as file:
-            _FILE_DIGESTS[stamp] = _digest("file", file.read())
-    return _FILE_DIGESTS[stamp]
+            known = _FILE_DIGESTS[path] = (stamp, _digest("file", file.read()))
+    return known[1]
 
 
 def _source_digest(source) -> str:

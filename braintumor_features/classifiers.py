@@ -164,27 +164,34 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             )
         return sample_weight
 
-    def _folds(self, smallest_class):
-        """The calibration folds; the SVC checks ``C`` and ``class_weight`` when fitted."""
+    def _check_parameters(self):
+        """Check the parameters before any work (``class_weight`` is checked against
+        the classes of ``y``)."""
+        if not (isinstance(self.kernel, str) and self.kernel in KERNELS):
+            raise ValueError(f"kernel must be one of {list(KERNELS)}, got {self.kernel!r}")
+        if not (isinstance(self.gamma, str) and self.gamma in ("scale", "auto")):
+            check_scalar(self.gamma, "gamma", Real, min_val=0.0)
+        check_scalar(self.C, "C", Real, min_val=0.0, include_boundaries="neither")
         check_scalar(self.calibration_cv, "calibration_cv", Integral, min_val=2)
         try:
             check_random_state(self.random_state)
         except ValueError as error:
             raise ValueError(f"random_state: {error}") from None
+
+    def _folds(self, smallest_class):
+        """The calibration folds."""
         return StratifiedKFold(min(self.calibration_cv, smallest_class),
                                shuffle=self.random_state is not None,
                                random_state=self.random_state)
 
     def _resolve_gamma(self, X):
-        """Check ``kernel``; ``gamma`` as :class:`~sklearn.svm.SVC` resolves it on ``X``."""
-        if not (isinstance(self.kernel, str) and self.kernel in KERNELS):
-            raise ValueError(f"kernel must be one of {list(KERNELS)}, got {self.kernel!r}")
+        """``gamma`` as :class:`~sklearn.svm.SVC` resolves it on ``X``."""
         if isinstance(self.gamma, str) and self.gamma == "auto":
             return 1.0 / X.shape[1]
         if isinstance(self.gamma, str) and self.gamma == "scale":
             variance = X.multiply(X).mean() - X.mean() ** 2 if sparse.issparse(X) else X.var()
             return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
-        return float(check_scalar(self.gamma, "gamma", Real, min_val=0.0))
+        return float(self.gamma)
 
     def _kernel(self, X, Y=None):
         return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True,
@@ -220,6 +227,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        self._check_parameters()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)

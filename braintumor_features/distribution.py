@@ -17,7 +17,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.decomposition import PCA
 from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import Interval
@@ -35,7 +40,7 @@ _GROSS = 10.0
 _EXTREMES = 10
 
 
-class DistributionCheck(TransformerMixin, BaseEstimator):
+class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Flag feature rows far outside the training distribution; pass every row through.
 
     The training rows are standardised robustly (median and interquartile
@@ -214,7 +219,7 @@ class DistributionCheck(TransformerMixin, BaseEstimator):
             True where :meth:`score_samples` exceeds 1; rows with NaN
             (skipped images) are not flagged.
         """
-        return np.nan_to_num(self.score_samples(X), nan=-np.inf) > 1
+        return self.score_samples(X) > 1  # NaN > 1 is False
 
     def transform(self, X):
         """Return the rows unchanged (as an array); warn when some of them are flagged.
@@ -229,7 +234,7 @@ class DistributionCheck(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validated(X)
-        flagged = np.flatnonzero(np.nan_to_num(self._scores(X), nan=-np.inf) > 1)
+        flagged = np.flatnonzero(self._scores(X) > 1)
         if self.warn and len(flagged):
             listed = ", ".join(map(str, flagged[:10])) + (" ..." if len(flagged) > 10 else "")
             warnings.warn(
@@ -254,25 +259,6 @@ class DistributionCheck(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features)
         """
         return self.fit(X, y)._validated(X)
-
-    def get_feature_names_out(self, input_features=None):
-        """The input's column names, unchanged.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            The names of the input columns (from the feature step).
-
-        Returns
-        -------
-        ndarray of str
-        """
-        check_is_fitted(self)
-        if input_features is None:
-            input_features = getattr(self, "feature_names_in_", None)
-        if input_features is None:
-            input_features = [f"x{i}" for i in range(self.n_features_in_)]
-        return np.asarray(input_features, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

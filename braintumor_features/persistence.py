@@ -107,14 +107,16 @@ def image_digests(paths) -> dict:
     Parameters
     ----------
     paths : sequence of str or path-like
-        The training image files.
+        The training image files; a
+        :class:`~braintumor_features.io.VolumeSlice` names its volume's file.
 
     Returns
     -------
     dict
         ``files``: the absolute paths (symbolic links resolved);
         ``sha256``: the hexadecimal SHA-256 digest of each file's bytes, in
-        the same order.
+        the same order (a file listed several times, as the slices of one
+        volume, is read once).
 
     Examples
     --------
@@ -128,8 +130,9 @@ def image_digests(paths) -> dict:
     (True, '9d243875ccf8')
     """
     files = [str(Path(path).resolve()) for path in paths]
-    return {"files": files,
-            "sha256": [hashlib.sha256(Path(file).read_bytes()).hexdigest() for file in files]}
+    digests = {file: hashlib.sha256(Path(file).read_bytes()).hexdigest()
+               for file in dict.fromkeys(files)}
+    return {"files": files, "sha256": [digests[file] for file in files]}
 
 
 def model_metadata(model, training=None) -> dict:

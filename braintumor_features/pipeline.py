@@ -83,16 +83,11 @@ def default_features(names=DEFAULT_FEATURES, random_state=None) -> list:
 
 
 def _families(features, random_state):
-    if features == "default":
-        return default_features(random_state=random_state)
-    if isinstance(features, str):
-        return default_features([features], random_state)
     families = []
-    for entry in features:
-        if entry == "default":
-            families += default_features(random_state=random_state)
-        elif isinstance(entry, str):
-            families += default_features([entry], random_state)
+    for entry in [features] if isinstance(features, str) else features:
+        if isinstance(entry, str):
+            names = DEFAULT_FEATURES if entry == "default" else [entry]
+            families += default_features(names, random_state)
         elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], FeatureExtractor):
             families.append(entry)
         else:

@@ -81,9 +81,10 @@ def _plots(report, figures):
 
 def _gallery(report, n):
     """The most confident mistakes as one embedded image, or "" without files or mistakes."""
-    if report.paths is None or (report.y_true == report.y_pred).all():
+    wrong = int((report.y_true != report.y_pred).sum())
+    if report.paths is None or not wrong:
         return ""
-    shown = min(n, int((report.y_true != report.y_pred).sum()))
+    shown = min(n, wrong)
     return (f"<h2>The {shown} most confident mistakes</h2>\n<p>True class -> predicted class "
             "(probability of the predicted class).</p>\n"
             f'<div class="gallery"><img alt="most confident mistakes" '

@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from braintumor_features import make_pipeline
+from braintumor_features import _cache, make_pipeline
 from braintumor_features.features import FeatureCache, GLCMFeatures, ImageFeatures
 from braintumor_features._cache import parameters_digest
 from braintumor_features.features import FeatureExtractor
@@ -94,8 +94,10 @@ def test_a_rewritten_file_is_read_again(tmp_path, images):
     path = tmp_path / "slice.png"
     cv2.imwrite(str(path), images[0])
     assert features().fit_transform([str(path)])[0, 0] == pytest.approx(images[0].mean())
+    remembered = len(_cache._FILE_DIGESTS)
     cv2.imwrite(str(path), images[1][:, ::-1])
     assert features().fit_transform([str(path)])[0, 0] == pytest.approx(images[1].mean())
+    assert len(_cache._FILE_DIGESTS) == remembered  # the old digest replaced, not kept
 
 
 def test_masks_are_part_of_the_key(images):

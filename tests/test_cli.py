@@ -213,10 +213,12 @@ def test_train_with_cv_prints_a_grouped_summary_and_stores_metadata(tree, tmp_pa
 
 def test_predict_formats_agree_with_the_model(tree, model_path, capsys):
     files = sorted(str(p) for p in (tree / "glioma").iterdir())[:3]
-    expected = load_model(model_path).predict_proba(files)
+    model = load_model(model_path)
+    expected = model.predict_proba(files)
     code, out, _ = _run(capsys, "predict", model_path, *files, "--format", "json")
     records = json.loads(out)
     assert code == 0 and [r["file"] for r in records] == files
+    assert [r["class"] for r in records] == model.predict(files).astype(str).tolist()
     got = np.array([[r["probabilities"][c] for c in sorted(r["probabilities"])] for r in records])
     np.testing.assert_allclose(got, expected)
     code, out, _ = _run(capsys, "predict", model_path, tree / "glioma", "--format", "csv")

@@ -5,6 +5,7 @@ reference architecture (``efficientnet-lite-pytorch``) by
 ``benchmarks/cnn.py --only reference --write-fixture tests/data/cnn``.
 """
 
+import os
 import pickle
 import sys
 import zipfile
@@ -192,6 +193,18 @@ def test_joins_image_features_with_cache(runtime, demo):
     fused = ImageFeatures([("cnn", CNNFeatures(layers=["stage7"]))], cache=True)
     np.testing.assert_array_equal(fused.fit_transform(demo.images[:2]), alone)
     np.testing.assert_array_equal(fused.transform(demo.images[:2]), alone)  # from the cache
+
+
+def test_cache_follows_the_model_file(runtime, tmp_path, demo):
+    """Rows of a model file rewritten in place are not taken from the cache."""
+    path = small_onnx(tmp_path / "small.onnx", ["batch", 3, "height", "width"])
+    fused = ImageFeatures([("cnn", CNNFeatures(model=path, image_size=32))], cache=True)
+    before = fused.fit_transform(demo.images[:2])
+    stamp = os.stat(path).st_mtime_ns
+    small_onnx(tmp_path / "small.onnx", ["batch", 3, "height", "width"],
+               weight=np.full((4, 3, 3, 3), 2 / 27, np.float32))
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))  # a new version, whatever the clock
+    np.testing.assert_allclose(fused.transform(demo.images[:2]), 2 * before, rtol=1e-5)
 
 
 def test_pandas_output(runtime, demo):

@@ -23,7 +23,7 @@ from braintumor_features.classifiers import SVMClassifier
 from braintumor_features.features import FeatureExtractor
 from braintumor_features.preprocessing import ImageStep
 
-from .estimators import ALL, CLASSIFIERS, FEATURES, PREPROCESSING, cross_fitted, ids
+from .estimators import ALL, FEATURES, PREPROCESSING, cross_fitted, ids
 
 
 def _images(demo):

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
 from braintumor_features._base import ImageTransformer
-from braintumor_features.features import LBPFeatures
+from braintumor_features.features import ImageFeatures, LBPFeatures
 from braintumor_features.preprocessing import ImageStep, Resize
 
 from .estimators import FEATURES, PREPROCESSING, ids
@@ -44,6 +44,14 @@ def test_fit_validates_once_and_a_fitted_step_not_again(estimator, demo, validat
     if isinstance(step, ImageStep):
         out[0]  # the chain runs here
     assert validations == expected
+
+
+def test_image_features_fit_transform_validates_once(demo, validations):
+    step = ImageFeatures([("lbp", LBPFeatures()), ("other", LBPFeatures(radii=[2]))])
+    rows = step.fit_transform(list(demo.images[:3]))
+    assert validations == ["ImageFeatures", "LBPFeatures", "LBPFeatures"]
+    np.testing.assert_array_equal(step.transform(list(demo.images[:3])), rows)
+    assert validations == ["ImageFeatures", "LBPFeatures", "LBPFeatures"]
 
 
 def test_every_plain_step_keeps_the_base_fit():

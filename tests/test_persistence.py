@@ -1,3 +1,4 @@
+import hashlib
 import pickle
 from pathlib import Path
 import warnings
@@ -146,3 +147,20 @@ def test_a_pickle_named_skops_is_refused_unread(tmp_path):
     with pytest.raises(ModelFileError, match=r"shared\.skops: not a \.skops file"):
         load_model(path)
     assert not marker.exists()
+
+
+def test_image_digests_read_a_volume_once_for_all_its_slices(tmp_path, monkeypatch):
+    from braintumor_features import persistence
+    from braintumor_features.io import VolumeSlice
+
+    volume, single = tmp_path / "patient7.nii.gz", tmp_path / "slice.png"
+    volume.write_bytes(b"volume bytes")
+    single.write_bytes(b"image bytes")
+    read = []
+    monkeypatch.setattr(persistence.Path, "read_bytes",
+                        lambda self: read.append(self.name) or Path.open(self, "rb").read())
+    found = persistence.image_digests([VolumeSlice(volume, 0), single, VolumeSlice(volume, 1)])
+    assert found["files"] == [str(volume.resolve()), str(single.resolve()), str(volume.resolve())]
+    assert found["sha256"][0] == found["sha256"][2] != found["sha256"][1]
+    assert found["sha256"][1] == hashlib.sha256(b"image bytes").hexdigest()
+    assert sorted(read) == ["patient7.nii.gz", "slice.png"]

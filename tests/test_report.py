@@ -69,6 +69,9 @@ def test_single_test_set_with_gallery_and_training_summary(report, tmp_path):
     plain = render_html(EvaluationReport(report.classes, report.y_true, report.y_pred,
                                          np.zeros(12, int)))
     assert "most confident mistakes" not in plain and "<h2>Model" not in plain
+    right = EvaluationReport(report.classes, report.y_true, report.y_true, np.zeros(12, int),
+                             report.y_score, paths=paths)
+    assert "most confident mistakes" not in render_html(right)  # files, but no mistake
 
 
 def test_command_line_shows_the_models_training_summary(report, tmp_path, capsys):

@@ -94,8 +94,11 @@ FRAMES = np.stack([np.full((6, 8), 400 * (k + 1), np.uint16) for k in range(5)])
 FRAMES[:, 0, 0] = 0  # each frame has a dark corner, so its percentile window has a width
 
 
-def test_a_multi_frame_dicom_is_read_as_a_volume(tmp_path):
+def test_a_multi_frame_dicom_is_read_as_a_volume(tmp_path, monkeypatch):
     path = _dicom(tmp_path / "series.dcm", FRAMES, WindowCenter=1200.5, WindowWidth=2400)
+    parsed, dcmread = [], pydicom.dcmread  # whether each parse stopped before the pixels
+    monkeypatch.setattr(pydicom, "dcmread", lambda *args, **kwargs: parsed.append(
+        kwargs["stop_before_pixels"]) or dcmread(*args, **kwargs))
 
     def expected(k):
         return _linear_window(FRAMES[k].astype(float), 1200.5, 2400)
@@ -105,6 +108,7 @@ def test_a_multi_frame_dicom_is_read_as_a_volume(tmp_path):
     assert [(item.index, item.subject) for item in items] == [(k, "series") for k in range(5)]
     for k, item in enumerate(items):
         np.testing.assert_array_equal(read_image(item), expected(k))
+    assert parsed == [False, True]  # the file parsed once for its five frames, then its header
     with pytest.raises(ImageReadError, match=r"series\.dcm: slice 5 asked for.*\(0 to 4\)"):
         read_image(VolumeSlice(path, 5))
 
@@ -149,6 +153,27 @@ def test_a_nifti_volume_reads_the_middle_slice_an_index_or_every_slice(tmp_path)
     assert {item.subject for item in items} == {"patient7"}
     for k, image in enumerate(read_images(items)[0]):
         np.testing.assert_array_equal(image, expected(k))
+
+
+def test_a_compressed_volume_is_decompressed_once_for_all_its_slices(tmp_path, monkeypatch):
+    from nibabel.arrayproxy import ArrayProxy
+
+    path = _nifti(tmp_path / "patient7.nii.gz")
+    reads = []
+    for name in ("__array__", "__getitem__"):
+        original = getattr(ArrayProxy, name)
+        monkeypatch.setattr(ArrayProxy, name,
+                            lambda self, *args, _original=original, **kwargs:
+                            reads.append(1) or _original(self, *args, **kwargs))
+    stored = [read_stored(item) for item in volume_slices(path)]
+    assert len(reads) == 1
+    for k, values in enumerate(stored):
+        np.testing.assert_array_equal(values, np.rot90(VOLUME[:, :, k]))
+    stored[0][:] = 0  # a slice read is the caller's own array, not a view of the volume kept
+    np.testing.assert_array_equal(read_stored(VolumeSlice(path, 0)), np.rot90(VOLUME[:, :, 0]))
+    _nifti(path, VOLUME[:, :, :0:-1])  # the file rewritten: its new values are read
+    np.testing.assert_array_equal(read_stored(VolumeSlice(path, 0)), np.rot90(VOLUME[:, :, 6]))
+    assert len(reads) == 2
 
 
 def test_a_nifti_display_range_is_its_stored_window(tmp_path):

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
 from ..datasets import (
     IMAGE_SUFFIXES,
@@ -16,7 +15,7 @@ from ..datasets import (
     make_demo,
 )
 from ..distribution import DistributionCheck
-from ..evaluation import EvaluationReport, evaluate
+from ..evaluation import evaluate
 from ..images import with_masks
 from ..persistence import image_digests, load_model, model_metadata, save_model
 from ..pipeline import make_pipeline
@@ -81,7 +80,7 @@ def _breakdowns(report, data, good):
     ``sequence`` column) when there are several; returns them for the training summary:
     ``{"by_source": {source: {"n": ..., "accuracy": ..., "balanced_accuracy": ...}}}``."""
     found = {}
-    for name, values in (("source", data.sources), ("sequence", getattr(data, "sequence", None))):
+    for name, values in (("source", data.sources), ("sequence", data.sequence)):
         if values is None:
             continue
         table = report.breakdown(np.asarray(values)[good], name)
@@ -114,20 +113,20 @@ def _train(args, console):
     good = _good_rows(rows)
     _require_some(good, _where(args.data_dir))
     rows, y, groups = rows[good], data.target[good], data.groups[good]
+    paths = [path for path, ok in zip(data.paths, good) if ok]
     _check_classes(y, _where(args.data_dir))
     several = len(args.data_dir) > 1
     training = {
         "data": [str(p) for p in args.data_dir] if several else str(args.data_dir[0]),
         "n_images": int(good.sum()), "n_skipped": len(skipped),
-        "n_subjects": int(len(np.unique(groups))),
+        "n_subjects": len(np.unique(groups)),
         "class_counts": _counts(y), "sources": _counts(data.sources[good]),
         "folders": [str(Path(p).resolve()) for p in args.data_dir],
         # evaluate warns when its test images are these (same file or same bytes)
-        **image_digests([path for path, ok in zip(data.paths, good) if ok]),
+        **image_digests(paths),
     }
     sources = f"; sources {_listing(training['sources'])}" if several else ""
     if args.cv:
-        paths = [path for path, ok in zip(data.paths, good) if ok]
         joined = _join_duplicates(paths, groups, args.n_jobs, console)
         if learning:  # the whole pipeline in each fold: the outlines' lessons stay inside it
             console.note(f"cross-validation refits {','.join(learning)} in each fold")
@@ -299,10 +298,7 @@ def _demo(args, console):
     front, back = _split(model, "make_pipeline")
     front.fit(demo.images)
     rows, _ = extract_features(front, demo.images, console)
-    cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=args.random_state)
-    predicted = cross_val_predict(back, rows, demo.target, groups=demo.groups, cv=cv)
-    report = EvaluationReport(classes=demo.target_names, y_true=demo.target, y_pred=predicted,
-                              fold=np.zeros(len(predicted), int))
+    report = _cross_validate(back, rows, demo.target, demo.groups, 5, args.random_state)
     print(f"demo: {len(demo.images)} synthetic slices, {args.classifier}, "
           f"subject-grouped 5-fold accuracy {report.accuracy:.3f}")
     print("confusion matrix (rows true, columns predicted):")

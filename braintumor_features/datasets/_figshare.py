@@ -24,28 +24,23 @@ FIGSHARE_LABELS = {1: "meningioma", 2: "glioma", 3: "pituitary"}
 #: The release's page (Cheng et al., figshare article 1512427).
 FIGSHARE_ARTICLE = "https://doi.org/10.6084/m9.figshare.1512427"
 
+# Each file of the release: its pinned checksum, and its figshare file id.
+_FILES = {
+    "brainTumorDataPublic_1-766.zip": ("md5:74b949ad33f042e6e103523091cd1428", 3381290),
+    "brainTumorDataPublic_767-1532.zip": ("md5:7e8a875500d2c8a346f270538e29890e", 3381296),
+    "brainTumorDataPublic_1533-2298.zip": ("md5:8227bf6080cb71f15a88be8d25c79ae7", 3381293),
+    "brainTumorDataPublic_2299-3064.zip": ("md5:b378a80d6174e5317d59eb28430c6652", 3381302),
+    "cvind.mat": ("md5:5ea82eb3212c9fcb84290ccf0beb486d", 7005344),
+}
+
 #: The files :func:`fetch_figshare` downloads, with their pinned checksums (a
 #: :mod:`pooch` registry): the MD5 sums figshare publishes for them, as recorded
 #: by several independent projects; see the function's notes about SHA256.
-FIGSHARE_REGISTRY = {
-    "brainTumorDataPublic_1-766.zip": "md5:74b949ad33f042e6e103523091cd1428",
-    "brainTumorDataPublic_767-1532.zip": "md5:7e8a875500d2c8a346f270538e29890e",
-    "brainTumorDataPublic_1533-2298.zip": "md5:8227bf6080cb71f15a88be8d25c79ae7",
-    "brainTumorDataPublic_2299-3064.zip": "md5:b378a80d6174e5317d59eb28430c6652",
-    "cvind.mat": "md5:5ea82eb3212c9fcb84290ccf0beb486d",
-}
+FIGSHARE_REGISTRY = {name: known for name, (known, _) in _FILES.items()}
 
 #: Where figshare serves each file of ``FIGSHARE_REGISTRY`` (by its file id).
-FIGSHARE_URLS = {
-    name: f"https://ndownloader.figshare.com/files/{file_id}"
-    for name, file_id in [
-        ("brainTumorDataPublic_1-766.zip", 3381290),
-        ("brainTumorDataPublic_767-1532.zip", 3381296),
-        ("brainTumorDataPublic_1533-2298.zip", 3381293),
-        ("brainTumorDataPublic_2299-3064.zip", 3381302),
-        ("cvind.mat", 7005344),
-    ]
-}
+FIGSHARE_URLS = {name: f"https://ndownloader.figshare.com/files/{file_id}"
+                 for name, (_, file_id) in _FILES.items()}
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,6 @@ __all__ = ["IMAGE_SUFFIXES", "CLASS_NAMES", "is_image_file", "load_folder", "loa
 #: extension are recognised by their preamble.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".nii", ".nii.gz")
 
-#: The endings of files that may hold several slices (NIfTI, multi-frame DICOM).
-_VOLUME_SUFFIXES = (".dcm", ".nii", ".nii.gz")
-
-
 #: The four classes, in the order the demo set uses.
 CLASS_NAMES = ("glioma", "meningioma", "no_tumor", "pituitary")
 
@@ -81,14 +77,11 @@ def _slices(path: Path, index) -> list:
     """The items of one row: its slice where given, every slice of a volume, else the file."""
     if pd.notna(index):
         return [VolumeSlice(path, int(index))]
-    if path.name.lower().endswith(_VOLUME_SUFFIXES) or is_dicom(path):
-        try:
-            items = volume_slices(path)
-        except ImageReadError:  # reading it fails later, naming the file
-            items = []
-        if len(items) > 1:
-            return items
-    return [str(path)]
+    try:
+        items = volume_slices(path)  # one item for a file that is not a volume
+    except ImageReadError:  # reading it fails later, naming the file
+        items = []
+    return items if len(items) > 1 else [str(path)]
 
 
 def _expand_volumes(frame: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list]:

@@ -11,10 +11,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import (
-    GroupKFold,
-    GroupShuffleSplit,
-    LeaveOneGroupOut,
-    LeavePGroupsOut,
     StratifiedGroupKFold,
     StratifiedKFold,
     check_cv,
@@ -33,21 +29,25 @@ from ._report import EvaluationReport
 __all__ = ["evaluate"]
 
 
-def _scores(estimator, X):
-    if hasattr(estimator, "predict_proba"):
-        return estimator.predict_proba(X)
-    if hasattr(estimator, "decision_function"):
-        scores = estimator.decision_function(X)
-        return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
-    return None
+def _score_method(estimator):
+    """The method of ``estimator`` giving class scores: ``predict_proba``, else
+    ``decision_function``; None for neither."""
+    return next((name for name in ("predict_proba", "decision_function")
+                 if hasattr(estimator, name)), None)
+
+
+def _columns(scores):
+    """One column of scores per class (a binary ``decision_function`` gives one for both)."""
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
 
 
 def _predict(model, X, classes):
     """A fitted model's predictions (the class of highest score, as ``cross_val_predict``'s
     scores give them) and its scores in ``classes`` order, 0 for a class it never saw."""
-    scores = _scores(model, X)
-    if scores is None:
+    method = _score_method(model)
+    if method is None:
         return model.predict(X), None
+    scores = _columns(getattr(model, method)(X))
     full = np.zeros((len(scores), len(classes)))
     full[:, np.searchsorted(classes, model.classes_)] = scores
     return np.asarray(model.classes_)[scores.argmax(axis=1)], full
@@ -59,13 +59,12 @@ def _fit_predict(pipeline, X_train, y_train, X_test, classes):
 
 def _cross_val_predict(pipeline, X, y, splits, classes, n_jobs, params):
     """Out-of-fold predictions and scores, one fit per split, through ``cross_val_predict``."""
-    method = next((name for name in ("predict_proba", "decision_function")
-                   if hasattr(pipeline, name)), "predict")
+    method = _score_method(pipeline)
     out = cross_val_predict(pipeline, X, y, cv=splits, n_jobs=n_jobs, params=params,
-                            method=method)
-    if method == "predict":
+                            method=method or "predict")
+    if method is None:
         return out, None
-    scores = np.column_stack([-out, out]) if out.ndim == 1 else out
+    scores = _columns(out)
     return classes[scores.argmax(axis=1)], scores
 
 
@@ -123,11 +122,6 @@ def _warn_training_overlap(paths, training, n_jobs):
             TrainingOverlapWarning,
             stacklevel=3,
         )
-
-
-#: Splitters that keep each group on one side of every split.
-_GROUP_SPLITTERS = (GroupKFold, StratifiedGroupKFold, GroupShuffleSplit, LeaveOneGroupOut,
-                    LeavePGroupsOut)
 
 
 def _default_cv(cv, groups, random_state):
@@ -260,9 +254,11 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
                                 fold=np.zeros(len(y), int), y_score=y_score, groups=groups,
                                 paths=paths, metadata=metadata)
     classes = np.unique(y)
-    if cv is None or isinstance(cv, Integral):
-        cv = _default_cv(cv, groups, random_state)
-    elif groups is None and hasattr(cv, "split") and not isinstance(cv, _GROUP_SPLITTERS):
+    default = cv is None or isinstance(cv, Integral)
+    splitter = not default and hasattr(cv, "split")  # not an iterable of splits
+    cv = check_cv(_default_cv(cv, groups, random_state) if default else cv, y, classifier=True)
+    splits = list(cv.split(X, y, groups))  # a group splitter refuses groups=None here
+    if groups is None and splitter:
         warnings.warn(
             f"evaluate(cv={type(cv).__name__}(...)): this splitter ignores groups, so slices of "
             "one patient can fall in both the train and the test folds; use a group splitter "
@@ -270,12 +266,9 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
             UngroupedCVWarning,
             stacklevel=2,
         )
-    cv = check_cv(cv, y, classifier=True)
-    splits = list(cv.split(X, y, groups))
-    if groups is not None:
-        patients = np.asarray(groups)
+    elif groups is not None:
         crossing = [number for number, (train, test) in enumerate(splits)
-                    if np.intersect1d(patients[train], patients[test]).size]
+                    if np.intersect1d(groups[train], groups[test]).size]
         if crossing:
             warnings.warn(
                 f"evaluate(cv={type(cv).__name__}(...)): folds {crossing} put slices of one "

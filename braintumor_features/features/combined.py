@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 from joblib import Memory
-from sklearn.base import clone
+from sklearn.base import _fit_context, clone
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
@@ -145,6 +145,7 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
             (name, self._runtime_copy(family).fit(X, y, groups=groups) if name in learning
              else family) for name, family in self.families]
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then the rows of ``X``: those of the families that learn cross-fitted.
 
@@ -161,12 +162,13 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         -------
         ndarray of shape (n_images, n_features_out)
         """
-        self._validate_params()
         self._check_parameters()
         learning = self._learning()
         X = ImageSequence(X)  # read twice below: a generator would be used up
         if not learning:
-            return self.fit(X, y).transform(X)
+            self._fit(X, y)
+            self._is_fitted = True
+            return self.transform(X)
         fitted, parts = {}, {}
         for name, family in self.families:
             if name in learning:
@@ -177,7 +179,7 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         skipped = [entry for family in fitted.values() for entry in family.skipped_]
         if fixed:
             others = clone(self).set_params(families=fixed)
-            rows = others.transform(X)
+            rows = others._transform(X)  # validated above, and none of them learns
             skipped += others.skipped_
             for name, family in fixed:
                 parts[name], rows = np.hsplit(rows, [len(family._feature_names())])

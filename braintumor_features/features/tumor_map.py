@@ -493,5 +493,3 @@ class TumorMapFeatures(FeatureExtractor):
 
     def _cache_signature(self):
         return (*super()._cache_signature(), getattr(self, "classifier_digest_", None))
-
-

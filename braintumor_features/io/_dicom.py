@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 
 from ..exceptions import ImageReadError
-from ._files import import_optional, pick_slice
+from ._files import import_optional, pick_slice, reuse_last
 from ._raster import check_size
 from ._window import to_canonical
 
@@ -86,13 +85,14 @@ def _rescale_and_window(frame: np.ndarray, dataset, path: Path):
         ) from None
 
 
-def read_dicom(data: np.ndarray, path: Path, index: int | None, *, stored: bool) -> np.ndarray:
+def read_dicom(path: Path, index: int | None, *, stored: bool) -> np.ndarray:
     """One frame of a DICOM file: as stored, or rescaled and windowed to ``uint8``.
 
     Colour frames (RGB, YBR converted to RGB by pydicom) are returned as they
-    are, for :func:`to_gray` to convert.
+    are, for :func:`to_gray` to convert. The file is parsed once for all its
+    frames read one after the other (:func:`reuse_last`).
     """
-    dataset, frames = _read(BytesIO(data), path, header_only=False)
+    dataset, frames = reuse_last(path, lambda: _read(path, path, header_only=False))
     frame = _decode(dataset, pick_slice(index, frames, path), path)
     if stored or frame.ndim == 3:
         return frame

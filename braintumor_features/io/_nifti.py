@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import ImageReadError
-from ._files import check_file, import_optional, pick_slice
+from ._files import check_file, import_optional, pick_slice, reuse_last
 from ._raster import check_size
 from ._window import to_canonical
 
@@ -47,6 +47,14 @@ def count_slices(path: Path) -> int:
     return shape[2] if len(shape) == 3 else 1
 
 
+def _volume(image, path: Path):
+    """The image's values to slice: the whole volume of a ``.gz`` file (kept for its next
+    slice, see :func:`reuse_last`), else nibabel's proxy, which reads only the slice asked for."""
+    if not path.name.lower().endswith(".gz"):
+        return image.dataobj
+    return reuse_last(path, lambda: np.asanyarray(image.dataobj))
+
+
 def read_nifti(path: Path, index: int | None, *, stored: bool) -> np.ndarray:
     """One slice of a NIfTI file: as nibabel scales it, or windowed to ``uint8``.
 
@@ -60,7 +68,7 @@ def read_nifti(path: Path, index: int | None, *, stored: bool) -> np.ndarray:
     where = (slice(None), slice(None)) + (index,) * (len(shape) == 3)
     where += (0,) * (len(image.shape) - len(where))
     try:
-        values = np.asanyarray(image.dataobj[where])  # applies scl_slope and scl_inter
+        values = np.array(_volume(image, path)[where])  # scl_slope and scl_inter applied
     except _damaged() as exc:
         raise ImageReadError(
             f"{path}: the NIfTI file is truncated or damaged ({exc}); copy or export it again"

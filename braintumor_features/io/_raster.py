@@ -151,5 +151,6 @@ def decode(data: np.ndarray, path: Path) -> np.ndarray:
             or f"{path}: not a readable image (unknown format, or the file is truncated or "
             "corrupt); check that it opens in an image viewer"
         )
-    check_size(*image.shape[:2], path)  # a format whose header Pillow does not read
+    if header is None:  # a format whose header Pillow does not read: only now is its size known
+        check_size(*image.shape[:2], path)
     return image

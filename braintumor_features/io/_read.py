@@ -15,7 +15,6 @@ from ._dicom import count_frames, read_dicom
 from ._files import (
     NIFTI_SUFFIXES,
     check_file,
-    has_dicom_magic,
     is_dicom,
     is_nifti,
     pick_slice,
@@ -88,11 +87,11 @@ def _load(item, *, stored: bool) -> tuple[np.ndarray, bool]:
                    else (Path(item), None))
     if is_nifti(path):
         return read_nifti(path, index, stored=stored), False
-    data = read_bytes(path)
-    if has_dicom_magic(data) or path.suffix.lower() == ".dcm":
-        return read_dicom(data, path, index, stored=stored), False
+    check_file(path)
+    if is_dicom(path) or path.suffix.lower() == ".dcm":
+        return read_dicom(path, index, stored=stored), False
     pick_slice(index, 1, path)
-    return decode(data, path), True
+    return decode(read_bytes(path), path), True
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -237,12 +236,9 @@ def volume_slices(path: str | os.PathLike) -> list[VolumeSlice]:
     path = Path(path)
     if is_nifti(path):
         count = count_slices(path)
-    elif is_dicom(path) or path.suffix.lower() == ".dcm":
-        check_file(path)
-        count = count_frames(path)
     else:
         check_file(path)
-        count = 1
+        count = count_frames(path) if is_dicom(path) or path.suffix.lower() == ".dcm" else 1
     return [VolumeSlice(path, index) for index in range(count)]
 
 
