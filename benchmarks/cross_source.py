@@ -113,6 +113,58 @@ def weights(y, dataset, weighted):
     return compute_sample_weight("balanced", np.char.add(np.char.add(dataset, ":"), y))
 
 
+def load_sources(n_jobs):
+    """The three sources read together: a dict of paths, y, labels, dataset (the
+    folder of each image), sequence and groups (subjects joined by near-duplicates)."""
+    data = load_folders([DATA / name for name in SOURCES])
+    # the folder of each image (load_folders' sources are metadata.csv's column)
+    dataset = np.array([Path(path).relative_to(DATA).parts[0] for path in data.paths])
+    counts = [int((dataset == name).sum()) for name in SOURCES]
+    duplicates = find_duplicates(data.paths, n_jobs=n_jobs)
+    groups = merge_duplicate_groups(data.groups, duplicates)
+    print(f"{len(dataset)} images: " + ", ".join(f"{n} {name}" for name, n in zip(SOURCES, counts))
+          + f"; {len(set(data.groups))} subjects joined into {len(set(groups))} groups by "
+          "near-duplicates")
+    return {
+        "paths": data.paths, "y": data.target, "labels": list(data.target_names),
+        "dataset": dataset, "groups": groups,
+        "sequence": data.sequence if data.sequence is not None else np.full(len(dataset), ""),
+    }
+
+
+def evaluate(name, back, X, sources, fit_params=None):
+    """Grouped 5-fold CV on the union and leave one source out, for the rows ``X``.
+
+    ``fit_params``: fit parameters of one value per image (cut to the training
+    rows). Returns the rows of both tables.
+    """
+    y, labels, dataset, groups = (sources[key] for key in ("y", "labels", "dataset", "groups"))
+    fit_params = fit_params or {}
+    predicted = grouped_predictions(back, X, y, groups, params=fit_params or None)
+    grouped = [{"candidate": name, **row}
+               for row in breakdown(y, predicted, labels, dataset, sources["sequence"])]
+    held_out = []
+    for source in SOURCES:
+        test = dataset == source
+        # a test image whose group reaches a training source has a near-copy there
+        fresh = test & ~np.isin(groups, list(set(groups[~test])))
+        model = clone(back).fit(X[~test], y[~test],
+                                **{key: value[~test] for key, value in fit_params.items()})
+        held_out.append({"candidate": name, "scored": source,
+                         "near-copies left out": int(test.sum() - fresh.sum()),
+                         **scores(y[fresh], model.predict(X[fresh]), labels)})
+    return grouped, held_out
+
+
+def print_tables(grouped, held_out):
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 20)
+    print("\ngrouped 5-fold CV on the union of the three sources:")
+    print(pd.DataFrame(grouped).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\nleave one source out (trained on the other two):")
+    print(pd.DataFrame(held_out).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -122,47 +174,18 @@ def main(argv=None):
     cache = args.cache or Path(tempfile.mkdtemp())
     cache.mkdir(parents=True, exist_ok=True)
 
-    data = load_folders([DATA / name for name in SOURCES])
-    # the folder of each image (load_folders' sources are metadata.csv's column)
-    dataset = np.array([Path(path).relative_to(DATA).parts[0] for path in data.paths])
-    counts = [int((dataset == name).sum()) for name in SOURCES]
-    sequence = data.sequence if data.sequence is not None else np.full(len(dataset), "")
-    y, labels = data.target, list(data.target_names)
-    duplicates = find_duplicates(data.paths, n_jobs=args.n_jobs)
-    groups = merge_duplicate_groups(data.groups, duplicates)
-    print(f"{len(y)} images: " + ", ".join(f"{n} {name}" for name, n in zip(SOURCES, counts))
-          + f"; {len(set(data.groups))} subjects joined into {len(set(groups))} groups by "
-          "near-duplicates")
-
+    sources = load_sources(args.n_jobs)
     found = candidates(args.n_jobs)
-    chosen = args.only or list(found)
     grouped, held_out = [], []
-    for name in chosen:
+    for name in args.only or list(found):
         front, back, weighted = found[name]
-        X = _features(name, front, data.paths, cache)
-        sample_weight = weights(y, dataset, weighted)
-        params = None if sample_weight is None else {"classifier__sample_weight": sample_weight}
-        predicted = grouped_predictions(back, X, y, groups, params=params)
-        grouped += [{"candidate": name, **row}
-                    for row in breakdown(y, predicted, labels, dataset, sequence)]
-        for source in SOURCES:
-            test = dataset == source
-            train_groups = set(groups[~test])
-            # a test image whose group reaches a training source has a near-copy there
-            fresh = test & ~np.isin(groups, list(train_groups))
-            fit_params = {} if sample_weight is None else {
-                "classifier__sample_weight": sample_weight[~test]}
-            model = clone(back).fit(X[~test], y[~test], **fit_params)
-            predicted = model.predict(X[fresh])
-            held_out.append({"candidate": name, "scored": source,
-                             "near-copies left out": int(test.sum() - fresh.sum()),
-                             **scores(y[fresh], predicted, labels)})
-    pd.set_option("display.width", 250)
-    pd.set_option("display.max_columns", 20)
-    print("\ngrouped 5-fold CV on the union of the three sources:")
-    print(pd.DataFrame(grouped).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print("\nleave one source out (trained on the other two):")
-    print(pd.DataFrame(held_out).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        X = _features(name, front, sources["paths"], cache)
+        sample_weight = weights(sources["y"], sources["dataset"], weighted)
+        fit_params = {} if sample_weight is None else {"classifier__sample_weight": sample_weight}
+        rows = evaluate(name, back, X, sources, fit_params)
+        grouped += rows[0]
+        held_out += rows[1]
+    print_tables(grouped, held_out)
 
 
 if __name__ == "__main__":
