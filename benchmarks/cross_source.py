@@ -165,14 +165,27 @@ def print_tables(grouped, held_out):
     print(pd.DataFrame(held_out).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command_line(doc, only=True):
+    """The parser of the scripts on this protocol: ``--n-jobs``, ``--cache`` and,
+    with ``only``, ``--only NAME ...``; its first line of ``doc`` describes it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--only", nargs="+", default=None, metavar="NAME")
+    if only:
+        parser.add_argument("--only", nargs="+", default=None, metavar="NAME")
     parser.add_argument("--cache", type=Path, default=None)
-    args = parser.parse_args(argv)
-    cache = args.cache or Path(tempfile.mkdtemp())
+    return parser
+
+
+def cache_folder(path):
+    """``path`` (made if missing), or a new temporary folder where it is None."""
+    cache = path or Path(tempfile.mkdtemp())
     cache.mkdir(parents=True, exist_ok=True)
+    return cache
+
+
+def main(argv=None):
+    args = command_line(__doc__).parse_args(argv)
+    cache = cache_folder(args.cache)
 
     sources = load_sources(args.n_jobs)
     found = candidates(args.n_jobs)

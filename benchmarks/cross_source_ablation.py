@@ -37,14 +37,17 @@ Pooled activations are kept in ``--cache`` (one ``.npz`` per input).
 
 from __future__ import annotations
 
-import argparse
-import tempfile
-from pathlib import Path
-
 import cv2
 import numpy as np
 from accuracy import split_stateless
-from cross_source import SOURCES, evaluate, load_sources, print_tables
+from cross_source import (
+    SOURCES,
+    cache_folder,
+    command_line,
+    evaluate,
+    load_sources,
+    print_tables,
+)
 from joblib import Parallel, delayed
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -123,10 +126,12 @@ def _pooled_rows(images, view):
     return rows
 
 
-def pooled(images, view, cache, name, n_jobs):
-    """Every pooling of the Lite0 stages 4-7 for ``images`` seen as ``view``; cached."""
+def pooled(canonical_images, view, cache, name, n_jobs):
+    """Every pooling of the Lite0 stages 4-7 for the images that ``canonical_images()``
+    returns, seen as ``view``; kept in ``cache`` (the images are made only when missing)."""
     path = cache / f"ablation_{name}.npz"
     if not path.exists():
+        images = canonical_images()
         chunks = np.array_split(np.arange(len(images)), 8 * n_jobs)
         parts = Parallel(n_jobs=n_jobs)(delayed(_pooled_rows)([images[i] for i in chunk], view)
                                         for chunk in chunks)
@@ -167,13 +172,8 @@ def per_source_standardized(X, dataset):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--only", nargs="+", default=None, metavar="NAME")
-    parser.add_argument("--cache", type=Path, default=None)
-    args = parser.parse_args(argv)
-    cache = args.cache or Path(tempfile.mkdtemp())
-    cache.mkdir(parents=True, exist_ok=True)
+    args = command_line(__doc__).parse_args(argv)
+    cache = cache_folder(args.cache)
 
     sources = load_sources(args.n_jobs)
     canonical = {}
@@ -187,7 +187,7 @@ def main(argv=None):
         return canonical[kind]
 
     def rows(view, kind="clahe"):
-        return pooled(images(kind), view, cache, f"{view}_{kind}", args.n_jobs)
+        return pooled(lambda: images(kind), view, cache, f"{view}_{kind}", args.n_jobs)
 
     back = split_stateless(make_pipeline(random_state=0))[1]
     dropping = Pipeline([("drop", DropSourceColumns(0.5)), *back.steps])

@@ -24,14 +24,19 @@ activations of stages 4 to 7 with the default SVM.
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from cnn import cached, torch_network
-from cross_source import SOURCES, breakdown, load_sources, print_tables, scores
+from cross_source import (
+    SOURCES,
+    breakdown,
+    cache_folder,
+    command_line,
+    load_sources,
+    print_tables,
+    scores,
+)
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -136,12 +141,10 @@ def fine_tuned_predictions(maps, y, train, test, labels, epochs, seed=0):
 def main(argv=None):
     import torch
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, only=False)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args(argv)
-    cache = args.cache or Path(tempfile.mkdtemp())
+    cache = cache_folder(args.cache)
     torch.set_num_threads(args.n_jobs)
 
     sources = load_sources(args.n_jobs)
