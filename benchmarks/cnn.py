@@ -86,15 +86,20 @@ def torch_network(name):
     return net.eval()
 
 
+def stage_ends(net):
+    """Index of the last block of each stage of ``net``: a stage is a run of blocks with
+    the same output channels (all seven differ)."""
+    blocks = net._blocks
+    return [i for i, block in enumerate(blocks) if i + 1 == len(blocks)
+            or blocks[i + 1]._block_args.output_filters != block._block_args.output_filters]
+
+
 def torch_reference(name):
     """A function giving the reference network's pooled stage outputs and logits."""
     import torch
 
     net = torch_network(name)
-    # A stage is a run of blocks with the same output channels (all seven differ).
-    ends = [i for i, block in enumerate(net._blocks)
-            if i + 1 == len(net._blocks)
-            or net._blocks[i + 1]._block_args.output_filters != block._block_args.output_filters]
+    ends = stage_ends(net)
 
     def run(batch):
         with torch.no_grad():
@@ -124,7 +129,8 @@ def onnx_reference(name):
 
 
 def preprocessing():
-    """The default pipeline's preprocessing steps (lazy: images are made where used)."""
+    """The default pipeline's preprocessing steps (lazy: images are made where used);
+    ``make_pipeline(features="cnn")`` has the same."""
     stateless, _ = split_stateless(make_pipeline())
     return stateless[:-1]
 

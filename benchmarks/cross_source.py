@@ -140,7 +140,7 @@ def evaluate(name, back, X, sources, fit_params=None):
     """
     y, labels, dataset, groups = (sources[key] for key in ("y", "labels", "dataset", "groups"))
     fit_params = fit_params or {}
-    predicted = grouped_predictions(back, X, y, groups, params=fit_params or None)
+    predicted = grouped_predictions(back, X, y, groups, params=fit_params)
     grouped = [{"candidate": name, **row}
                for row in breakdown(y, predicted, labels, dataset, sources["sequence"])]
     held_out = []

@@ -40,6 +40,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from accuracy import split_stateless
+from cnn import preprocessing
 from cross_source import (
     SOURCES,
     cache_folder,
@@ -180,10 +181,10 @@ def main(argv=None):
 
     def images(kind):
         if kind not in canonical:
-            steps = make_pipeline(features="cnn", n_jobs=args.n_jobs)[:5]  # up to the features
+            steps = preprocessing()
             if kind == "no_clahe":
                 steps.set_params(clahe="passthrough")
-            canonical[kind] = list(steps.fit_transform(sources["paths"]))
+            canonical[kind] = list(steps.transform(sources["paths"]))
         return canonical[kind]
 
     def rows(view, kind="clahe"):
