@@ -254,7 +254,7 @@ def plot_mistakes(report, *, n=8, columns=4):
     ...                           np.zeros(2, int), np.array([[.2, .8], [.1, .9]]),
     ...                           paths=[path, "never read.png"])
     >>> [ax.get_title() for ax in plot_mistakes(report).axes]
-    ['slice.png\na -> b (0.80)']
+    ['slice.png\\na -> b (0.80)']
     """
     if report.paths is None:
         raise ValueError("report.paths is None: the gallery needs the image files; evaluate "
