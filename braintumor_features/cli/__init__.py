@@ -78,7 +78,11 @@ def main(argv=None) -> int:
     """
     args = build_parser().parse_args(argv)
     console = Console(args.verbosity)
-    from . import _commands  # the library, loaded only once the arguments are good
+    # the library, loaded only once the arguments are good
+    from ._commands import _demo, _evaluate, _extract, _predict, _train
+
+    run = {"_demo": _demo, "_evaluate": _evaluate, "_extract": _extract, "_predict": _predict,
+           "_train": _train}[args.run]
 
     def show(message, category, filename, lineno, file=None, line=None):
         console.warn(" ".join(str(message).splitlines()))
@@ -86,7 +90,7 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show
         try:
-            return getattr(_commands, args.run)(args, console)
+            return run(args, console)
         except KeyboardInterrupt:
             print("braintumor: interrupted", file=sys.stderr)
             return 130
