@@ -4,30 +4,36 @@ Preprocessing steps and feature families are scikit-learn transformers;
 :func:`make_pipeline` assembles them with an SVM or a random forest.
 """
 
+from importlib import import_module
+
 from ._version import __version__
-from .features import (
-    CNNFeatures,
-    GLCMFeatures,
-    HOGFeatures,
-    ImageFeatures,
-    IntensityFeatures,
-    LBPFeatures,
-    RegionFeatures,
-    TumorMapFeatures,
-)
-from .images import ImageSequence, MaskedImage, Outline, with_masks
-from .io import ImageReadError, read_image, read_images
-from .persistence import load_model, save_model
-from .pipeline import make_pipeline
-from .preprocessing import (
-    CLAHE,
-    CropHead,
-    Denoise,
-    Grayscale,
-    HistogramStandardizer,
-    NormalizeIntensity,
-    Resize,
-)
+
+#: Where each public name is defined: imported on first use (PEP 562), so that
+#: ``python -m braintumor_features --version`` does not load scikit-learn.
+_MODULES = {
+    **dict.fromkeys(["CNNFeatures", "GLCMFeatures", "HOGFeatures", "ImageFeatures",
+                     "IntensityFeatures", "LBPFeatures", "RegionFeatures", "TumorMapFeatures"],
+                    ".features"),
+    **dict.fromkeys(["ImageSequence", "MaskedImage", "Outline", "with_masks"], ".images"),
+    **dict.fromkeys(["ImageReadError", "read_image", "read_images"], ".io"),
+    **dict.fromkeys(["load_model", "save_model"], ".persistence"),
+    "make_pipeline": ".pipeline",
+    **dict.fromkeys(["CLAHE", "CropHead", "Denoise", "Grayscale", "HistogramStandardizer",
+                     "NormalizeIntensity", "Resize"], ".preprocessing"),
+}
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        value = getattr(import_module(_MODULES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_MODULES))
+
 
 __all__ = [
     "CNNFeatures",

@@ -8,6 +8,8 @@ figure. The evaluation plots take an
 
 from __future__ import annotations
 
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.calibration import CalibrationDisplay
@@ -232,8 +234,9 @@ def plot_mistakes(report, *, n=8, columns=4):
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per mistake, titled ``true -> predicted`` and the
-        confidence; an empty figure when there is no mistake.
+        One panel per mistake, titled with the image's file name and, under
+        it, ``true -> predicted`` and the confidence; an empty figure when
+        there is no mistake.
 
     Raises
     ------
@@ -251,21 +254,31 @@ def plot_mistakes(report, *, n=8, columns=4):
     ...                           np.zeros(2, int), np.array([[.2, .8], [.1, .9]]),
     ...                           paths=[path, "never read.png"])
     >>> [ax.get_title() for ax in plot_mistakes(report).axes]
-    ['a -> b (0.80)']
+    ['slice.png\\na -> b (0.80)']
     """
     if report.paths is None:
         raise ValueError("report.paths is None: the gallery needs the image files; evaluate "
                          "file paths, or pass paths=<image files> to evaluate()")
     mistakes = report.confident_mistakes(n)
     rows = -(-len(mistakes) // columns)
-    figure = plt.figure(figsize=(2.4 * min(len(mistakes), columns), 2.6 * rows))
+    # constrained layout keeps each two-line title inside its own cell, clear of its neighbours
+    figure = plt.figure(figsize=(3.0 * min(len(mistakes), columns), 3.2 * rows),
+                        layout="constrained")
     for number, row in enumerate(mistakes.itertuples()):
         ax = figure.add_subplot(rows, min(len(mistakes), columns), number + 1)
         ax.imshow(_image(row.path)[0], cmap="gray")
         confidence = "" if np.isnan(row.confidence) else f" ({row.confidence:.2f})"
-        ax.set_title(f"{row.true} -> {row.predicted}{confidence}", fontsize=9)
+        ax.set_title(f"{_short_name(row.path)}\n{row.true} -> {row.predicted}{confidence}",
+                     fontsize=8)
         ax.set_axis_off()
     return figure
+
+
+def _short_name(path, width=28):
+    """The file name of ``path`` (a slice of a volume: its text), cut to its last ``width``
+    characters so that titles side by side do not run into each other."""
+    name = os.path.basename(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else str(path)
+    return name if len(name) <= width else "\N{HORIZONTAL ELLIPSIS}" + name[-(width - 1):]
 
 
 def plot_feature_importance(importance, *, by="family", top=20, ax=None):

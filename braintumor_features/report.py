@@ -92,7 +92,10 @@ def _gallery(report, n):
 
 
 def _summary_value(value):
-    """A training-summary value as text; long lists (files, digests) by their length."""
+    """A training-summary value as text; long lists (files, digests) by their length, scores
+    to 3 decimals."""
+    if isinstance(value, float):
+        return f"{value:.3f}"
     if isinstance(value, dict):
         return ", ".join(f"{key} ({_summary_value(item)})" for key, item in value.items())
     if isinstance(value, (list, tuple)):

@@ -2,6 +2,7 @@ import argparse
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -263,8 +264,11 @@ def test_train_with_cv_writes_the_html_report_and_remembers_its_images(tree, tmp
     assert code == 0 and "Cross-validation of m.joblib" in report.read_text()
     training = load_model(model, return_metadata=True)[1]["training"]
     assert training["folders"] == [str(tree.resolve())] and len(training["sha256"]) == 48
-    code, _, err = _run(capsys, "train", tree, "-o", model, "--report", report, "-q")
-    assert code == 1 and "give --cv K" in err
+    # issue 29 item 12: a usage error, exit code 2 (it was 1), before any work
+    error = _usage_error(capsys, "train", tree, "-o", tmp_path / "other.joblib", "--report",
+                         tmp_path / "other.html", "-q")
+    assert "braintumor train: error: --report writes the cross-validation's report: give --cv K" \
+        in error
 
 
 def test_evaluate_writes_the_html_report(tree, model_path, tmp_path, capsys):
@@ -555,3 +559,140 @@ def test_train_cv_keeps_copies_of_an_image_in_one_group(tmp_path, capsys):
     assert code == 0
     assert "near-duplicate images in 1 set(s): their subjects are joined, 25 subjects -> 24 groups" in err
     assert "(25 images, 25 subjects)" in out
+
+
+# Issue 29: messages a user can act on, a command line that starts at once.
+
+
+def test_too_few_images_of_a_class_for_the_folds_is_named_before_any_extraction(
+        tree, tmp_path, capsys, monkeypatch):
+    """Item 1: 2 pituitary slices among 38 and --cv 3 failed after the whole extraction with
+    ``class '3' has a single training sample``."""
+    small = tmp_path / "small"
+    shutil.copytree(tree, small)
+    for path in sorted((small / "pituitary").iterdir())[2:]:
+        path.unlink()
+    from braintumor_features.cli import _commands
+
+    def never(*args, **kwargs):
+        raise AssertionError("features were extracted before the folds were checked")
+
+    monkeypatch.setattr(_commands, "extract_features", never)
+    monkeypatch.setattr(_commands, "_outlined_rows", never)
+    model = tmp_path / "m.joblib"
+    code, _, err = _run(capsys, "train", small, "-o", model, "--cv", "3", *FAST)
+    assert code == 1 and not model.exists()
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("braintumor train: error: class 'pituitary' has 2 image(s)")
+    assert "fewer folds (--cv 2)" in line and "add images of 'pituitary'" in line
+
+
+def test_out_of_distribution_images_are_named_by_file_once(tree, model_path, tmp_path, capsys):
+    """Item 3: the warning named rows counted among readable images (row 1 here would be the
+    blank slice, the third file), came twice, and gave a Python hint."""
+    bad, blank = tmp_path / "unreadable.png", tmp_path / "blank.png"
+    bad.write_text("not an image")
+    cv2.imwrite(str(blank), np.zeros((200, 200), np.uint8))
+    good = sorted((tree / "glioma").iterdir())[0]
+    code, out, err = _run(capsys, "predict", model_path, bad, good, blank)
+    warning = [line for line in err.splitlines() if "outside the distribution" in line]
+    assert code == 0 and len(warning) == 1
+    assert warning[0].endswith(f"not to be trusted: {blank}")
+    assert "row" not in warning[0] and "DistributionCheck" not in err
+    code, _, err = _run(capsys, "evaluate", model_path, tree, "-q")
+    assert code == 0 and "DistributionCheck" not in err and "rows" not in err
+
+
+def test_an_unreadable_file_has_no_out_of_distribution_flag(tree, model_path, tmp_path, capsys):
+    """Item 4: every format wrote ``out_of_distribution=False`` for a file it could not read."""
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    good = sorted((tree / "glioma").iterdir())[0]
+    _, out, _ = _run(capsys, "predict", model_path, good, bad, "--format", "json")
+    assert [r["out_of_distribution"] for r in json.loads(out)] == [False, None]
+    _, out, _ = _run(capsys, "predict", model_path, good, bad, "--format", "csv")
+    table = pd.read_csv(io.StringIO(out))
+    assert table["out_of_distribution"].isna().tolist() == [False, True]
+    _, out, _ = _run(capsys, "predict", model_path, good, bad)
+    assert "False" in out.splitlines()[1] and "False" not in out.splitlines()[2]
+
+
+def test_train_cv_report_has_the_breakdowns_and_the_gallery(tree, tmp_path, capsys):
+    """Item 5: the per-source tables printed on the console were missing from the HTML (a
+    nested dump of 16-digit floats instead), and it had no gallery of mistakes."""
+    other = tmp_path / "site_b"
+    shutil.copytree(tree, other)
+    report, model = tmp_path / "cv.html", tmp_path / "m.joblib"
+    code, out, _ = _run(capsys, "train", tree, other, "-o", model, "--cv", "2", "--report",
+                        report, *FAST, "-q")
+    page = report.read_text()
+    assert code == 0 and "by source (out-of-fold predictions):" in out
+    assert "<h3>By source</h3>" in page and "site_b" in page
+    assert "most confident mistakes" in page
+    assert not re.search(r"\d\.\d{6,}", page.split("<h2>Model</h2>")[1])
+
+
+def test_an_existing_file_is_not_written_over_without_force(tree, model_path, tmp_path, capsys):
+    """Item 10: train -o existing.joblib overwrote the model silently."""
+    existing = tmp_path / "m.joblib"
+    shutil.copy(model_path, existing)
+    before = existing.read_bytes()
+    error = _usage_error(capsys, "train", tree, "-o", existing, *FAST, "-q")
+    assert f"{existing} already exists; give --force to write over it" in error
+    assert existing.read_bytes() == before
+    table = tmp_path / "f.csv"
+    table.write_text("mine")
+    assert "give --force" in _usage_error(capsys, "extract", tree, "-o", table, "-q")
+    report = tmp_path / "r.html"
+    report.write_text("mine")
+    assert "give --force" in _usage_error(capsys, "evaluate", model_path, tree, "--report",
+                                          report)
+    code, _, _ = _run(capsys, "train", tree, "-o", existing, *FAST, "-q", "--force")
+    assert code == 0 and existing.read_bytes() != before
+
+
+_IMPORTED = """
+import runpy, sys
+sys.argv = ["braintumor"] + ARGUMENTS
+try:
+    runpy.run_module("braintumor_features", run_name="__main__", alter_sys=True)
+except SystemExit as stop:
+    print("exit", stop.code)
+print(sorted(name for name in ("sklearn", "cv2", "onnxruntime", "scipy", "pandas", "torch")
+             if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("arguments, code", [
+    (["--version"], 0),
+    (["--help"], 0),
+    (["train", "--help"], 0),
+    ([], 2),
+    (["train"], 2),
+    (["train", "d", "-o", "m.pdf"], 2),
+    (["predict", "m.joblib", "x.png", "--format", "xml"], 2),
+    (["extract", "d", "-o", "f.csv", "--features", "tumor_map"], 2),
+    (["demo", "--n-samples", "3"], 2),
+])
+def test_help_version_and_usage_errors_load_no_scikit_learn(arguments, code, tmp_path):
+    """Item 11: ``braintumor --version`` and every usage error took 3.4-4.2 s, importing
+    scikit-learn before parsing; they must answer before it, OpenCV or ONNX Runtime load."""
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED.replace("ARGUMENTS", repr(arguments))],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2:] == [f"exit {code}", "[]"], result.stdout + result.stderr
+
+
+def test_the_parser_knows_the_library_feature_families():
+    """The parser writes the families out (so that it imports no scikit-learn): they are the
+    library's."""
+    from braintumor_features.cli import _parser
+    from braintumor_features.pipeline import DEFAULT_FEATURES, FEATURE_FAMILIES
+
+    assert _parser.FEATURE_FAMILIES == tuple(FEATURE_FAMILIES)
+    assert _parser.DEFAULT_FEATURES == tuple(DEFAULT_FEATURES)
+    assert _parser._LEARNING_FAMILIES == [
+        name for name, family in FEATURE_FAMILIES.items()
+        if family().__sklearn_tags__().requires_fit]

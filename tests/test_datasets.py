@@ -133,7 +133,7 @@ def test_radiopaedia_sequences(brain_mri):
     data = load_folders([brain_mri, radiopaedia])
     part = data.sources == "radiopaedia"
     assert dict(zip(*np.unique(data.sequence[part], return_counts=True))) == {
-        "T1": 341, "T1C": 396, "T2": 385}  # the counts of its README
+        "T1": 336, "T1C": 394, "T2": 380}  # the counts of its README (a file once: 1110)
     assert (data.sequence[~part] == "").all()
 
 
@@ -159,3 +159,16 @@ def test_load_folder_names_a_malformed_tumor_border(tmp_path, border):
     message = str(error.value)
     assert str(tmp_path / "metadata.csv") in message and "glioma/1.png" in message
     assert "tumor_border" in message and "JSON list of [x, y] points" in message
+
+
+def test_a_metadata_csv_listing_an_image_twice_is_refused(tmp_path):
+    """Issue 29 item 7: a file listed twice was used twice, silently (1122 paths for 1110
+    files)."""
+    for name in ("a", "b"):
+        (tmp_path / "glioma").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / "glioma" / f"{name}.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "metadata.csv").write_text(
+        "file,label\nglioma/a.png,glioma\nglioma/b.png,glioma\nglioma/a.png,glioma\n")
+    with pytest.raises(ValueError, match=r"metadata.csv: 1 image\(s\) listed more than once, "
+                                         r"e.g. glioma/a.png on lines 2, 4; list each image once"):
+        load_folder(tmp_path)

@@ -114,3 +114,44 @@ def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDistributionWarning)  # the checks' random data
         check(estimator)
+
+
+def test_components_are_those_of_a_pca_of_the_standardized_rows():
+    """The Gram-matrix eigenvectors (one product reused by every fold) against scikit-learn's
+    exact PCA of the same standardized rows: same variances, same axes up to sign, and the
+    same variance left out."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    for n_rows, n_columns in ((80, 300), (300, 40)):  # the Gram and the covariance paths
+        X = rng.normal(size=(n_rows, 8)) @ rng.normal(size=(8, n_columns)) * 3
+        X += rng.normal(size=X.shape)
+        check = DistributionCheck(n_components=5).fit(X)
+        pca = PCA(5, svd_solver="full").fit((X - check.center_) / check.scale_)
+        np.testing.assert_allclose(check.explained_variance_, pca.explained_variance_, rtol=1e-6)
+        np.testing.assert_allclose(np.abs(check.components_ @ pca.components_.T), np.eye(5),
+                                   atol=1e-6)
+        np.testing.assert_allclose(check.noise_variance_, pca.noise_variance_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_distinct", [1, 2])
+def test_a_few_alike_rows_fit_without_numpy_warnings(n_distinct):
+    """Issue 29 item 9: copies of one or two slices (six rows) gave the PCA variances of 0,
+    and ``braintumor train --cv 2`` on a small tree printed NumPy's ``invalid value
+    encountered in divide`` and ``divide by zero``."""
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.normal(size=(n_distinct, 50)), 6 // n_distinct, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check = DistributionCheck().fit(X)
+        scores = check.score_samples(np.vstack([X[:1], np.full((1, 50), 40.0)]))
+    assert np.isfinite(scores).all() and scores[-1] > 1 > scores[0]
+
+
+def test_a_sample_of_many_rows_is_learnt_from():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    check = DistributionCheck(n_components=3, max_samples=100).fit(X)
+    assert check.components_.shape == (3, 6)
+    assert not check.flag(rng.normal(size=(50, 6))).mean() > 0.1
+    assert check.flag(np.full((1, 6), 30.0)).all()

@@ -27,6 +27,7 @@ from sklearn.model_selection import (
 from sklearn.svm import LinearSVC
 
 from braintumor_features import make_pipeline
+from braintumor_features.datasets import make_demo
 from braintumor_features.evaluation import (
     EvaluationReport,
     UngroupedCVWarning,
@@ -325,3 +326,34 @@ def test_a_splitter_that_does_not_test_every_image_once_is_refused_with_the_way_
     with pytest.raises(ValueError, match="exactly once.*cv='prefit'"):
         evaluate(DummyClassifier(), X, y, groups=groups,
                  cv=GroupShuffleSplit(n_splits=1, test_size=0.5, random_state=0))
+
+
+def test_too_few_images_of_a_class_for_the_folds_is_named_before_any_fit():
+    """Issue 29 item 1, from Python: evaluate(..., cv=5) with 2 slices of a class failed in a
+    fold's fit with ``class '3' has a single training sample``."""
+    demo = make_demo(n_samples=40, image_size=32, random_state=0)
+    keep = np.flatnonzero(demo.target != "pituitary").tolist()
+    keep += np.flatnonzero(demo.target == "pituitary")[:2].tolist()
+    images = [demo.images[i] for i in keep]
+
+    pipe = make_pipeline(image_size=32, features=["intensity"])
+    with pytest.warns(UserWarning, match="least populated class"), \
+            pytest.raises(ValueError, match=r"class 'pituitary' has 2 image\(s\), 1 subject\(s\): "
+                                         r"the training images of fold \d of 5 hold [01] of them, "
+                                         r"and the SVM .* use fewer folds \(cv\)"):
+        evaluate(pipe, images, demo.target[keep], groups=demo.groups[keep], cv=5)
+
+
+def test_a_class_the_model_never_learnt_has_no_roc_auc():
+    """Issue 29 item 13: evaluate on a class the model never learnt gave it a ROC AUC of 0.50
+    and averaged it into the macro AUC."""
+    X, y = make_classification(120, 6, n_informative=4, n_classes=3, random_state=0)
+    names = np.array(["glioma", "meningioma", "pituitary"])[y]
+    model = LogisticRegression().fit(X[names != "pituitary"], names[names != "pituitary"])
+    report = evaluate(model, X, names, cv="prefit")
+    table = report.to_frame()
+    assert np.isnan(table.loc["pituitary", "roc_auc"])
+    learnt = table.loc[["glioma", "meningioma"], "roc_auc"]
+    assert learnt.notna().all()
+    assert table.loc["macro avg", "roc_auc"] == pytest.approx(learnt.mean())
+    assert report.roc_auc == pytest.approx(learnt.mean())

@@ -4,7 +4,9 @@ They run on the built-in demo set, or on real slices when ``BRAINTUMOR_DATA``
 names a data folder (see notebooks/example_data.py). Their stored outputs
 (tables, plots) are what a reader browsing the repository sees; after changing
 a notebook, store a fresh run of it (on the demo set: leave ``BRAINTUMOR_DATA``
-unset), from the repository root::
+unset), from the repository root (``test_notebook_runs`` checks that a fresh run prints
+what is stored: every text output, but for temporary paths, dates, file sizes in kB and
+stderr, and decimal numbers to within 0.01, which another machine's BLAS may move)::
 
     import nbformat
     from nbclient import NotebookClient
@@ -15,9 +17,11 @@ unset), from the repository root::
     nbformat.write(notebook, path)
 """
 
+import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
 
@@ -48,11 +52,45 @@ def test_notebook_is_stored_with_its_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs(path):
+def test_notebook_runs(path, monkeypatch):
+    monkeypatch.delenv("BRAINTUMOR_DATA", raising=False)  # the stored run is on the demo set
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    stored = [_printed(cell) for cell in nbformat.read(path, as_version=4).cells
+              if cell.cell_type == "code"]
     client.execute()  # raises CellExecutionError naming the failing cell
+    fresh = [_printed(cell) for cell in notebook.cells if cell.cell_type == "code"]
+    for number, ((stored_text, stored_numbers), (fresh_text, fresh_numbers)) in enumerate(
+            zip(stored, fresh)):
+        assert fresh_text == stored_text and np.allclose(fresh_numbers, stored_numbers,
+                                                         atol=0.01), (
+            f"{path.name}, code cell {number + 1}: a fresh run prints something else than the "
+            f"stored output; store a fresh run (see this module's docstring)\n--- stored:\n"
+            f"{stored_text}\n--- fresh:\n{fresh_text}")
+
+
+#: What a run may print differently: temporary folders, dates, file sizes.
+_VOLATILE = [(re.compile(r"/tmp/\w+"), "<tmp>"),
+             (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+00:00)?"), "<date>"),
+             (re.compile(r"\d+ kB"), "<size> kB")]
+_DECIMAL = re.compile(r"-?\d+\.\d+(e[-+]?\d+)?")
+
+
+def _printed(cell):
+    """The text a code cell printed (stdout and results, not stderr), its volatile parts
+    masked, and its decimal numbers apart."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name == "stdout":
+            parts.append(output.text)
+        elif "text/plain" in output.get("data", {}):
+            parts.append(output["data"]["text/plain"])
+    text = "\n".join(parts)
+    for pattern, mask in _VOLATILE:
+        text = pattern.sub(mask, text)
+    numbers = [float(match.group()) for match in _DECIMAL.finditer(text)]
+    return _DECIMAL.sub("#", text), np.array(numbers)
 
 
 @pytest.fixture

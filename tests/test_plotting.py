@@ -105,18 +105,24 @@ def test_calibration_is_scikit_learns_reliability_curve_of_the_predicted_class(r
         plot_calibration(decisions)
 
 
-def test_mistakes_gallery_shows_the_most_confident_first(report, tmp_path):
+def _with_files(report, folder, name="{}.png"):
+    """The report with an image file (named ``name`` of its number) for each of its images."""
     paths = []
-    for i in range(90):
-        paths.append(str(tmp_path / f"{i}.png"))
+    for i in range(len(report.y_true)):
+        paths.append(str(folder / name.format(i)))
         plt.imsave(paths[-1], np.full((8, 8), i, np.uint8), cmap="gray")
-    with_files = EvaluationReport(report.classes, report.y_true, report.y_pred, report.fold,
-                                  report.y_score, paths=paths)
+    return EvaluationReport(report.classes, report.y_true, report.y_pred, report.fold,
+                            report.y_score, paths=paths)
+
+
+def test_mistakes_gallery_shows_the_most_confident_first(report, tmp_path):
+    with_files = _with_files(report, tmp_path)
     figure = plot_mistakes(with_files, n=3)
     wrong = np.flatnonzero(report.y_true != report.y_pred)
     first = wrong[report.y_score[wrong].max(axis=1).argmax()]
     assert len(figure.axes) == 3
-    assert figure.axes[0].get_title() == (f"{report.y_true[first]} -> {report.y_pred[first]} "
+    assert figure.axes[0].get_title() == (f"{first}.png\n{report.y_true[first]} -> "
+                                          f"{report.y_pred[first]} "
                                           f"({report.y_score[first].max():.2f})")
     with pytest.raises(ValueError, match="needs the image files"):
         plot_mistakes(report)
@@ -186,3 +192,20 @@ def test_texture_map_matches_scikit_image(demo):
     assert "contrast" in ax.get_title()
     with pytest.raises(ValueError, match="feature must be one of"):
         local_texture(image, feature="sharpness")
+
+
+def test_mistakes_gallery_titles_name_the_files_and_do_not_overlap(report, tmp_path):
+    """Issue 29 item 6: the titles ran into each other and named no file."""
+    with_files = _with_files(report, tmp_path, "sagittal_T1_patient_{:03d}_slice_0042.png")
+    figure = plot_mistakes(with_files, n=12)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    titles = [ax.title for ax in figure.axes]
+    assert all(title.get_text().split("\n")[0].endswith("_slice_0042.png") for title in titles)
+    boxes = [title.get_window_extent(renderer) for title in titles]
+    overlapping = [(a, b) for a in range(len(boxes)) for b in range(a + 1, len(boxes))
+                   if boxes[a].overlaps(boxes[b])]
+    assert overlapping == []
+    inside = figure.bbox
+    assert all(inside.x0 <= box.x0 and box.x1 <= inside.x1 for box in boxes)
+    plt.close(figure)

@@ -27,6 +27,10 @@ images are used. ``train`` fits the scaler and classifier on the rows that
 were extracted, so the saved pipeline is the whole fitted pipeline. A run
 in which no image could be read fails.
 
+``--help``, ``--version`` and usage errors answer before the library (and scikit-learn,
+OpenCV, ONNX Runtime) is imported. ``train``, ``evaluate`` and ``extract`` refuse to write
+over an existing file unless ``--force`` is given.
+
 Exit codes: 0 success; 1 an error (one line on standard error saying what
 to do; ``--verbose`` adds the traceback), among them a run in which every
 image was skipped; 2 a usage error, a value refused naming its flag; 3 with
@@ -39,7 +43,7 @@ import sys
 import traceback
 import warnings
 
-from ._console import EXIT_SKIPPED, CommandError, Console
+from ._base import EXIT_SKIPPED, CommandError, Console
 from ._parser import build_parser
 
 __all__ = ["EXIT_SKIPPED", "build_parser", "main"]
@@ -74,6 +78,11 @@ def main(argv=None) -> int:
     """
     args = build_parser().parse_args(argv)
     console = Console(args.verbosity)
+    # the library, loaded only once the arguments are good
+    from ._commands import _demo, _evaluate, _extract, _predict, _train
+
+    run = {"_demo": _demo, "_evaluate": _evaluate, "_extract": _extract, "_predict": _predict,
+           "_train": _train}[args.run]
 
     def show(message, category, filename, lineno, file=None, line=None):
         console.warn(" ".join(str(message).splitlines()))
@@ -81,7 +90,7 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show
         try:
-            return args.run(args, console)
+            return run(args, console)
         except KeyboardInterrupt:
             print("braintumor: interrupted", file=sys.stderr)
             return 130

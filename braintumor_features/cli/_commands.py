@@ -14,7 +14,6 @@ from ..datasets import (
     is_image_file,
     make_demo,
 )
-from ..distribution import DistributionCheck
 from ..evaluation import evaluate
 from ..images import with_masks
 from ..persistence import image_digests, load_model, model_metadata, save_model
@@ -23,6 +22,7 @@ from ._console import (
     CommandError,
     _check_classes,
     _check_folds,
+    _check_quiet,
     _counts,
     _cross_validate,
     _exit_code,
@@ -30,12 +30,14 @@ from ._console import (
     _join_duplicates,
     _listing,
     _load_data,
+    _out_of_distribution,
     _print_report,
     _reason,
     _report_skipped,
     _require_some,
     _skipping,
     _split,
+    _warn_out_of_distribution,
     _warn_single_source_classes,
     _where,
     extract_features,
@@ -93,14 +95,18 @@ def _breakdowns(report, data, good):
     return found
 
 
+def _breakdown_columns(data, good):
+    """The columns the report's tables break the scores down by (source, sequence)."""
+    columns = [name for name in ("source", "sequence") if name in data.frame.columns]
+    return data.frame.loc[good, columns].reset_index(drop=True)
+
+
 def _train(args, console):
-    if args.report and not args.cv:
-        raise CommandError("--report writes the cross-validation's report: give --cv K too")
     data = _load_data(args.data_dir, console, min_classes=2)
     _warn_single_source_classes(data.target, data.sources)
-    if args.cv:  # before the extraction, which it would waste
-        _check_folds(args.cv, data.groups)
     model = _pipeline(args, args.classifier, random_state=args.random_state)
+    if args.cv:  # before the extraction, which it would waste
+        _check_folds(args.cv, data.groups, model, data.target, args.random_state)
     front, back = _split(model, "make_pipeline")
     learning = _learning_families(front.steps[-1][1])
     if learning:
@@ -132,9 +138,11 @@ def _train(args, console):
             console.note(f"cross-validation refits {','.join(learning)} in each fold")
             kept = [item for item, ok in zip(items, good) if ok]
             report = _cross_validate(clone(model), kept, y, joined, args.cv, args.random_state,
-                                     params={"features__groups": joined})
+                                     params={"features__groups": joined}, paths=paths,
+                                     metadata=_breakdown_columns(data, good))
         else:
-            report = _cross_validate(back, rows, y, joined, args.cv, args.random_state)
+            report = _cross_validate(back, rows, y, joined, args.cv, args.random_state,
+                                     paths=paths, metadata=_breakdown_columns(data, good))
         _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
                               f"({len(y)} images, {training['n_subjects']} subjects{sources}):")
         training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
@@ -182,12 +190,13 @@ def _evaluate(args, console):
             f"({int(np.isin(y, unseen).sum())} images); they count as errors. The model knows: "
             + ", ".join(map(str, known))
         )
-    columns = [name for name in ("source", "sequence") if name in data.frame.columns]
+    paths = [path for path, ok in zip(data.paths, good) if ok]
     # warns (TrainingOverlapWarning) when the images are the model's training images
-    report = evaluate(back, rows[good], y, cv="prefit", groups=data.groups[good],
-                      paths=[path for path, ok in zip(data.paths, good) if ok],
-                      metadata=data.frame.loc[good, columns],
-                      training=(metadata or {}).get("training"))
+    with _check_quiet():
+        report = evaluate(back, rows[good], y, cv="prefit", groups=data.groups[good],
+                          paths=paths, metadata=_breakdown_columns(data, good),
+                          training=(metadata or {}).get("training"))
+    _warn_out_of_distribution(_out_of_distribution(back, rows[good]), paths, console)
     _print_report(report, f"{args.model} on {where} ({len(y)} images):")
     if args.report:
         _write_report(report, args.report, console, title=f"Evaluation of {Path(args.model).name}",
@@ -225,16 +234,19 @@ def _predictions_frame(files, rows, skipped, back):
     good = _good_rows(rows)
     classes = [str(c) for c in back.classes_]
     frame = pd.DataFrame({"file": files, "class": pd.Series([None] * len(files), dtype=object)})
-    if good.any():
-        frame.loc[good, "class"] = back.predict(rows[good]).astype(str)
-        if hasattr(back, "predict_proba"):
-            frame.loc[good, classes] = back.predict_proba(rows[good])
+    with _check_quiet():  # the caller names the flagged files once
+        if good.any():
+            frame.loc[good, "class"] = back.predict(rows[good]).astype(str)
+            if hasattr(back, "predict_proba"):
+                frame.loc[good, classes] = back.predict_proba(rows[good])
     # The model's DistributionCheck (make_pipeline's "check" step) tells which images lie
-    # outside what it was trained on; their predictions are given, but flagged.
-    check = dict(back.steps).get("check") if hasattr(back, "steps") else None
-    frame["out_of_distribution"] = False
-    if good.any() and isinstance(check, DistributionCheck):
-        frame.loc[good, "out_of_distribution"] = check.flag(rows[good])
+    # outside what it was trained on; their predictions are given, but flagged. An image
+    # that could not be read has no flag (empty, null), as it has no class.
+    frame["out_of_distribution"] = pd.Series([None] * len(files), dtype=object)
+    flags = _out_of_distribution(back, rows[good]) if good.any() else None
+    if flags is not None:
+        frame.loc[good, "out_of_distribution"] = pd.Series(flags.tolist(), dtype=object,
+                                                           index=frame.index[good])
     frame["error"] = ""
     for entry in skipped:
         frame.loc[entry["index"], "error"] = _reason(entry)
@@ -249,17 +261,21 @@ def _predict(args, console):
     _report_skipped(skipped, len(files), console)
     _require_some(_good_rows(rows), _where(args.inputs))
     frame = _predictions_frame(files, rows, skipped, back)
+    flagged = frame["out_of_distribution"].eq(True).to_numpy()
+    _warn_out_of_distribution(flagged, files, console)
     if args.format == "json":
         classes = [str(c) for c in back.classes_] if hasattr(back, "predict_proba") else []
         records = [{"file": r["file"], "class": r["class"],
                     "probabilities": None if r["error"] else {c: float(r[c]) for c in classes},
-                    "out_of_distribution": bool(r["out_of_distribution"]),
+                    "out_of_distribution": (None if r["out_of_distribution"] is None
+                                            else bool(r["out_of_distribution"])),
                     "error": r["error"] or None} for r in frame.to_dict("records")]
         print(json.dumps(records, indent=2, ensure_ascii=False))
     elif args.format == "csv":
         print(frame.to_csv(index=False), end="")
     else:
         frame["class"] = frame["class"].fillna("-")  # the reasons are listed on stderr
+        frame["out_of_distribution"] = frame["out_of_distribution"].fillna("-")
         print(frame.drop(columns="error").to_string(
             index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
     return _exit_code(args, skipped)

@@ -1,14 +1,14 @@
-"""What the commands share: the console, the one-line error, extraction with skipped images reported."""
+"""What the commands share: extraction with skipped images reported, the data checks (the
+console and the one-line error are in ``_base``, which the parser uses before any import)."""
 
 from __future__ import annotations
 
-import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from sklearn.model_selection import StratifiedGroupKFold
 
 from ..datasets import (
     find_duplicates,
@@ -17,43 +17,15 @@ from ..datasets import (
     merge_duplicate_groups,
 )
 from ..evaluation import EvaluationReport, evaluate
+from ..evaluation._cross_validation import _check_training_folds
 from ..evaluation._importance import _split_at_features
-from ..exceptions import ShortcutWarning, SkippedImagesWarning
+from ..exceptions import OutOfDistributionWarning, ShortcutWarning, SkippedImagesWarning
+from ._base import EXIT_SKIPPED, CommandError, Console
 
 __all__ = ["EXIT_SKIPPED", "CHUNK", "Console", "CommandError", "extract_features"]
 
-#: Exit code when ``--strict`` is given and some images were skipped.
-EXIT_SKIPPED = 3
-
-
 #: Images per progress-bar step (each step is extracted in parallel).
 CHUNK = 64
-
-
-class Console:
-    """Where the command line writes: notes, warnings and progress on stderr."""
-
-    def __init__(self, verbosity=1, stream=None):
-        self.verbosity = verbosity
-        self.stream = stream or sys.stderr
-
-    def note(self, message, level=1):
-        if self.verbosity >= level:
-            print(message, file=self.stream)
-
-    def warn(self, message):
-        print(f"warning: {message}", file=self.stream)
-
-    def progress(self, total, description):
-        show = self.verbosity >= 1 and hasattr(self.stream, "isatty") and self.stream.isatty()
-        # Redrawn at every step (a chunk of images, not an image): tqdm's default of at
-        # most every 0.1 s would show nothing of a run that ends sooner.
-        return tqdm(total=total, desc=description, unit="image", file=self.stream,
-                    disable=not show, leave=False, mininterval=0, miniters=1)
-
-
-class CommandError(Exception):
-    """A problem the user can fix; printed as one line, exit code 1."""
 
 
 def _split(model, source):
@@ -102,6 +74,37 @@ def extract_features(front, items, console, description="features"):
             bar.update(len(chunk))
     rows = np.vstack(parts) if parts else np.empty((0, len(extractor.get_feature_names_out())))
     return rows, skipped
+
+
+@contextmanager
+def _check_quiet():
+    """The model's DistributionCheck silent for a while: it names rows of the matrix it is
+    given (counted among readable images, or within a fold) and speaks at every predict;
+    the commands name the files once instead (:func:`_warn_out_of_distribution`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDistributionWarning)
+        yield
+
+
+def _out_of_distribution(back, rows):
+    """Flags of the rows from the model's ``check`` step (make_pipeline's DistributionCheck);
+    None when the model has none."""
+    from ..distribution import DistributionCheck
+
+    check = dict(back.steps).get("check") if hasattr(back, "steps") else None
+    return check.flag(rows) if isinstance(check, DistributionCheck) else None
+
+
+def _warn_out_of_distribution(flags, files, console):
+    """One warning naming the files whose images lie outside what the model was trained on."""
+    if flags is None or not flags.any():
+        return
+    flagged = [str(file) for file, flag in zip(files, flags) if flag]
+    listed = ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10
+                                         else "")
+    console.warn(f"{len(flagged)} of {len(files)} images lie outside the distribution the model "
+                 "was trained on (blank, tiny, resized, non-brain or unusual images); their "
+                 f"predictions are not to be trusted: {listed}")
 
 
 def _reason(entry):
@@ -225,13 +228,30 @@ def _join_duplicates(paths, groups, n_jobs, console):
     return joined
 
 
-def _check_folds(folds, groups):
+def _check_folds(folds, groups, estimator=None, y=None, random_state=None):
+    """Enough subjects for ``--cv``, and, given the classifier and labels, enough images of
+    each class in each fold's training images (checked before any extraction; evaluate checks
+    the final folds again before any fit)."""
     n_groups = len(np.unique(groups))
     if folds > n_groups:
         raise CommandError(f"--cv {folds} needs at least {folds} subjects, found {n_groups}")
+    if estimator is None:
+        return
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():  # a class with fewer subjects than folds: said below
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(splitter.split(np.zeros(len(y)), y, groups))
+    try:
+        _check_training_folds(estimator, y, splits, groups,
+                              fewer=f"fewer folds (--cv {folds - 1})" if folds > 2 else
+                              "--classifier rf")
+    except ValueError as error:
+        raise CommandError(str(error)) from None
 
 
-def _cross_validate(estimator, X, y, groups, folds, random_state, params=None):
+def _cross_validate(estimator, X, y, groups, folds, random_state, params=None, paths=None,
+                    metadata=None):
     _check_folds(folds, groups)
-    return evaluate(estimator, X, y, groups=groups, cv=folds, random_state=random_state,
-                    params=params)
+    with _check_quiet():  # held-out rows of a fold, numbered within it: not the user's files
+        return evaluate(estimator, X, y, groups=groups, cv=folds, random_state=random_state,
+                        params=params, paths=paths, metadata=metadata)

@@ -4,6 +4,11 @@ Every value is checked here, before any work starts: numbers against their
 range, the files a command writes against the formats it can write and the
 folders they go to. A wrong value is a usage error (exit code 2) naming the
 flag.
+
+Parsing imports nothing but the standard library (the library's names it needs are written
+out here, and a test keeps them equal to the library's): ``--help``, ``--version`` and usage
+errors answer before scikit-learn, OpenCV or ONNX Runtime are loaded. Each command's
+``run`` is the name of its function in ``_commands``, imported when it runs.
 """
 
 from __future__ import annotations
@@ -14,9 +19,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from .._version import __version__
-from ..pipeline import DEFAULT_FEATURES, FEATURE_FAMILIES
-from ._commands import _demo, _evaluate, _extract, _predict, _train
-from ._console import EXIT_SKIPPED
+from ._base import EXIT_SKIPPED
 
 __all__ = ["build_parser"]
 
@@ -40,6 +43,18 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """Parse, then check what depends on several options (a usage error, exit code 2,
+        from the command's parser)."""
+        parsed = super().parse_args(args, namespace)
+        command = getattr(self, "commands", {}).get(getattr(parsed, "command", None))
+        if command is not None:
+            for check in getattr(parsed, "checks", ()):
+                message = check(parsed)
+                if message:
+                    command.error(message)
+        return parsed
 
 
 def _integer(minimum, meaning, *, also=()):
@@ -125,13 +140,36 @@ def _model_options():
     return parser
 
 
-#: Families computed without training; the others learn from data (TumorMapFeatures, from
-#: tumour outlines and patients) and only ``train`` takes them.
-_STATELESS_FAMILIES = [name for name, family in FEATURE_FAMILIES.items()
-                       if not family().__sklearn_tags__().requires_fit]
+#: ``pipeline.FEATURE_FAMILIES``' names and ``DEFAULT_FEATURES``, written out so that parsing
+#: imports no scikit-learn (tests/test_cli.py keeps them equal).
+FEATURE_FAMILIES = ("glcm", "lbp", "intensity", "region", "hog", "tumor_map", "cnn")
+DEFAULT_FEATURES = ("glcm", "lbp", "intensity")
+
+#: Families that learn from data (TumorMapFeatures, from tumour outlines and patients; their
+#: ``requires_fit`` tag): only ``train`` takes them. The others are computed without training.
+_LEARNING_FAMILIES = ["tumor_map"]
+_STATELESS_FAMILIES = [name for name in FEATURE_FAMILIES if name not in _LEARNING_FAMILIES]
 
 
-_LEARNING_FAMILIES = [name for name in FEATURE_FAMILIES if name not in _STATELESS_FAMILIES]
+def _report_needs_cv(args):
+    if args.report and not args.cv:
+        return "--report writes the cross-validation's report: give --cv K too"
+    return None
+
+
+def _not_overwriting(args):
+    """Files a command would write over: refused unless ``--force``."""
+    written = [getattr(args, name, None) for name in ("output", "report")]
+    existing = [path for path in written if path and Path(path).exists()]
+    if existing and not args.force:
+        return (f"{', '.join(existing)} already exists; give --force to write over it, or "
+                "another file name")
+    return None
+
+
+def _force_option(parser):
+    parser.add_argument("--force", action="store_true",
+                        help="write over the output files if they exist (default: refuse)")
 
 
 def _training_families(text):
@@ -235,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
                        help="with --cv, also write an HTML report of the cross-validation "
                             "(default: none)")
-    train.set_defaults(run=_train)
+    _force_option(train)
+    train.set_defaults(run="_train", checks=(_report_needs_cv, _not_overwriting))
 
     evaluate_ = commands.add_parser(
         "evaluate", parents=[_options(), _model_options()],
@@ -245,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     evaluate_.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
                            help="also write an HTML report (default: none)")
-    evaluate_.set_defaults(run=_evaluate)
+    _force_option(evaluate_)
+    evaluate_.set_defaults(run="_evaluate", checks=(_not_overwriting,))
 
     predict = commands.add_parser(
         "predict", parents=[_options(), _model_options()],
@@ -255,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="image files, and folders searched for them")
     predict.add_argument("--format", choices=["table", "json", "csv"], default="table",
                          help="how the predictions are printed")
-    predict.set_defaults(run=_predict)
+    predict.set_defaults(run="_predict")
 
     extract = commands.add_parser(
         "extract", parents=[_options()], help="write the feature table of folders of images",
@@ -265,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("-o", "--output", required=True, type=_output("table", ".csv", ".parquet"),
                          help="table to write: .csv or .parquet")
     _work_options(extract)
-    extract.set_defaults(run=_extract)
+    _force_option(extract)
+    extract.set_defaults(run="_extract", checks=(_not_overwriting,))
 
     demo = commands.add_parser(
         "demo", parents=[_options(strict=False)],
@@ -277,5 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-samples", type=_demo_size, default=200, metavar="N",
                       help="synthetic slices to make")
     _n_jobs_option(demo)
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run="_demo")
+    parser.commands = {"train": train, "evaluate": evaluate_, "predict": predict,
+                       "extract": extract, "demo": demo}
     return parser

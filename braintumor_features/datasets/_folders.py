@@ -113,6 +113,21 @@ def _expand_volumes(frame: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list
     return frame, paths
 
 
+def _check_listed_once(frame, metadata):
+    """Refuse a metadata.csv that lists an image (a file, or a slice of a volume) twice: it
+    would be used twice, weighing double and crossing cross-validation splits."""
+    keys = ["file", "slice"] if "slice" in frame.columns else ["file"]
+    repeated = frame[frame.duplicated(keys, keep=False)]
+    if repeated.empty:
+        return
+    first = repeated["file"].iloc[0]
+    lines = [str(index + 2) for index in repeated.index[repeated["file"] == first]]  # 1 header
+    n_files = repeated.drop_duplicates(keys).shape[0]
+    raise ValueError(
+        f"{metadata}: {n_files} image(s) listed more than once, e.g. {first} on lines "
+        f"{', '.join(lines)}; list each image once (remove the repeated rows)")
+
+
 def load_folder(path) -> Bunch:
     """Load a class-per-folder image tree (``<path>/<class>/<image>``).
 
@@ -165,7 +180,7 @@ def load_folder(path) -> Bunch:
     FileNotFoundError
         If the folder does not exist.
     ValueError
-        If it holds no images.
+        If it holds no images, or its metadata.csv lists an image twice.
 
     Examples
     --------
@@ -188,6 +203,7 @@ def load_folder(path) -> Bunch:
         missing = {"file", "label"} - set(frame.columns)
         if missing:
             raise ValueError(f"{metadata}: missing columns {sorted(missing)}")
+        _check_listed_once(frame, metadata)
     else:
         files = sorted(p for p in root.glob("*/*") if is_image_file(p))
         frame = pd.DataFrame(

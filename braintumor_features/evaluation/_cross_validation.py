@@ -17,6 +17,7 @@ from sklearn.model_selection import (
     cross_val_predict,
 )
 
+from ..classifiers import SVMClassifier
 from ..datasets import find_duplicates, load_folder, shared_duplicates
 from ..exceptions import (
     SharedDuplicatesWarning,
@@ -135,6 +136,35 @@ def _default_cv(cv, groups, random_state):
         )
         return StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
     return StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
+
+
+def _per_class_needed(estimator):
+    """Images of each class every training fold must hold: 2 for the SVM, whose probabilities
+    are calibrated by cross-validation, 1 for any other classifier."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    return 2 if isinstance(final, SVMClassifier) else 1
+
+
+def _check_training_folds(estimator, y, splits, groups=None, fewer="fewer folds (cv)"):
+    """Refuse, before any fit, splits whose training images hold too few of a class for the
+    classifier: the error names the class, its images and subjects, and what to do."""
+    y = np.asarray(y)
+    needed = _per_class_needed(estimator)
+    for number, (train, _) in enumerate(splits):
+        for label in np.unique(y):
+            held = int((y[train] == label).sum())
+            if held >= needed:
+                continue
+            chosen = y == label
+            subjects = ("" if groups is None else
+                        f", {len(np.unique(np.asarray(groups)[chosen]))} subject(s)")
+            why = ("the SVM calibrates its probabilities by cross-validation and needs at least "
+                   "2 images of each class to train on" if needed == 2 else
+                   "the classifier cannot learn a class it is not shown")
+            raise ValueError(
+                f"class {str(label)!r} has {int(chosen.sum())} image(s){subjects}: the training "
+                f"images of fold {number} of {len(splits)} hold {held} of them, and {why}; use "
+                f"{fewer}, add images of {str(label)!r}, or leave the class out")
 
 
 def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=None,
@@ -285,6 +315,7 @@ def evaluate(pipeline, X, y, *, groups=None, cv=None, duplicates=None, n_jobs=No
             "pipeline on the training images and call evaluate(fitted, X_test, y_test, "
             "cv='prefit')"
         )
+    _check_training_folds(pipeline, y, splits, groups)
     if duplicates is not None:
         for number, (train, test) in enumerate(splits):
             shared = shared_duplicates(duplicates, train, test)

@@ -35,11 +35,14 @@ _BOOTSTRAPPED = ("accuracy", "balanced_accuracy", "macro_f1")
 
 
 def _class_aucs(y_true, y_score, classes):
-    """One-vs-rest ROC AUC of each class (NaN for a class absent, or alone, in ``y_true``)."""
+    """One-vs-rest ROC AUC of each class (NaN for a class absent, or alone, in ``y_true``,
+    and for a class the model gives no score: the same score for every image, as the 0 of
+    a class it never learnt, ranks nothing and is not an AUC of 0.5)."""
     if y_score is None:
         return np.full(len(classes), np.nan)
     return np.array([roc_auc_score(y_true == c, y_score[:, k])
-                     if 0 < (y_true == c).sum() < len(y_true) else np.nan
+                     if 0 < (y_true == c).sum() < len(y_true) and np.ptp(y_score[:, k]) > 0
+                     else np.nan
                      for k, c in enumerate(classes)])
 
 
@@ -288,7 +291,9 @@ class EvaluationReport:
         """Precision, recall, F1, support and one-vs-rest ROC AUC per class, and their macro average.
 
         Classes without test images have NaN (shown as "n/a") everywhere but
-        their support, 0, and are left out of the macro average.
+        their support, 0, and are left out of the macro average; so has the
+        ROC AUC of a class the model never learnt (it scores it 0 for every
+        image).
         """
         precision, recall, f1, support = precision_recall_fscore_support(
             self.y_true, self.y_pred, labels=self.classes, zero_division=0
