@@ -17,6 +17,7 @@ from .._version import __version__
 from ..pipeline import DEFAULT_FEATURES, FEATURE_FAMILIES
 from ._commands import _demo, _evaluate, _extract, _predict, _train
 from ._console import EXIT_SKIPPED
+from ._explain import _explain
 
 __all__ = ["build_parser"]
 
@@ -97,6 +98,30 @@ def _output(kind, *suffixes):
                 f"(pip install 'braintumor-features[{extra}]'), or end the name in another of "
                 f"{endings}")
         return text
+
+    return parse
+
+
+def _folder(text):
+    """An argparse ``type=`` for a folder a command writes into (made if missing)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
+    return text
+
+
+def _fraction(name):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(
+                f"{text}: give the {name} as a fraction of the image's side, in (0, 1]")
+        return value
 
     return parse
 
@@ -256,6 +281,28 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=["table", "json", "csv"], default="table",
                          help="how the predictions are printed")
     predict.set_defaults(run=_predict)
+
+    explain = commands.add_parser(
+        "explain", parents=[_options(), _model_options()],
+        help="where the model finds its evidence: a saliency overlay per image",
+        description="Compute an occlusion saliency map of each image for its predicted class "
+                    "(or --target), write one PNG overlay per image and saliency_scores.csv to "
+                    "the output folder. Where a metadata.csv beside the images (or one folder "
+                    "up) outlines the tumour (tumor_border), the table scores the map against "
+                    "it: share inside the outline, peak inside, share outside the head.")
+    explain.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
+                         help="image files, and folders searched for them")
+    explain.add_argument("-o", "--output", required=True, type=_folder, metavar="DIR",
+                         help="folder to write the overlays and saliency_scores.csv to "
+                              "(made if missing)")
+    explain.add_argument("--target", default=None, metavar="CLASS",
+                         help="map the evidence for this class (default: the predicted class)")
+    explain.add_argument("--patch", type=_fraction("patch"), default=0.125, metavar="F",
+                         help="occlusion window, a fraction of the image's side")
+    explain.add_argument("--stride", type=_fraction("stride"), default=0.0625, metavar="F",
+                         help="step between windows, a fraction of the image's side")
+    _n_jobs_option(explain)
+    explain.set_defaults(run=_explain)
 
     extract = commands.add_parser(
         "extract", parents=[_options()], help="write the feature table of folders of images",
