@@ -7,13 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from ..datasets import load_folder
 from ..evaluation import SALIENCY_SCORES, outline_scores, saliency_maps
 from ..exceptions import SkippedImagesWarning
 from ..io import read_image
-from ..plotting import plot_saliency
 from ._commands import _collect_files, _load
 from ._console import CommandError, _exit_code
 
@@ -49,6 +47,10 @@ def _overlay_name(file, used):
 
 
 def _write_overlay(file, saliency, outline, title, path):
+    from matplotlib.figure import Figure  # matplotlib is loaded only when a picture is drawn
+
+    from ..plotting import plot_saliency
+
     figure = Figure(figsize=(5, 4.4))  # not pyplot's: no window with any backend
     plot_saliency(file, saliency, ax=figure.add_subplot(), outline=outline, title=title)
     figure.savefig(path, dpi=100, bbox_inches="tight")

@@ -192,6 +192,16 @@ def _n_jobs_option(parser):
                              "(default: one, or what joblib's parallel_config says)")
 
 
+_saliency_count = _integer(0, "give a number of images of 0 or more")
+
+
+def _saliency_option(parser):
+    parser.add_argument("--saliency", type=_saliency_count, default=4, metavar="N",
+                        help="the report shows the model's saliency maps beside its N most "
+                             "confident mistakes and N correct predictions (0: none; a few "
+                             "seconds per map)")
+
+
 def _classifier_options(parser):
     parser.add_argument("--classifier", choices=["svm", "rf"], default="svm",
                         help="the classifier: calibrated SVM or random forest")
@@ -260,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
                        help="with --cv, also write an HTML report of the cross-validation "
                             "(default: none)")
+    _saliency_option(train)
     train.set_defaults(run=_train)
 
     evaluate_ = commands.add_parser(
@@ -270,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     evaluate_.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
                            help="also write an HTML report (default: none)")
+    _saliency_option(evaluate_)
     evaluate_.set_defaults(run=_evaluate)
 
     predict = commands.add_parser(
