@@ -115,21 +115,21 @@ def _saliency_section(report, pipeline, n):
         return ""
     maps = saliency_maps(pipeline, [item[0] for item in shown],
                          target=[item[2] for item in shown], **_REPORT_SALIENCY)
-    columns = 4
+    columns = 2  # image and map side by side, two of them a row: legible at the page's width
     rows = -(-len(shown) // columns)
-    figure = Figure(figsize=(2.3 * 2 * min(len(shown), columns), 2.5 * rows))
+    figure = Figure(figsize=(2.4 * 2 * min(len(shown), columns), 2.6 * rows))
     for number, ((path, true, predicted, kind), saliency) in enumerate(zip(shown, maps)):
         image_ax = figure.add_subplot(rows, 2 * columns, 2 * number + 1)
-        image_ax.set_title(f"{kind}: {true} -> {predicted}", fontsize=8)
+        image_ax.set_title(f"{kind}: {true} -> {predicted}", fontsize=9)
         image_ax.set_axis_off()
         map_ax = figure.add_subplot(rows, 2 * columns, 2 * number + 2)
         if saliency is None:  # named in a warning by saliency_maps
-            map_ax.set_title("could not be explained", fontsize=8)
+            map_ax.set_title("could not be explained", fontsize=9)
             map_ax.set_axis_off()
             continue
         image_ax.imshow(load_item(path)[0], cmap="gray")
         plot_saliency(path, saliency, ax=map_ax, colorbar=False)
-        map_ax.set_title(f"evidence for {predicted}", fontsize=8)
+        map_ax.set_title(f"evidence for {predicted}", fontsize=9)
     figure.tight_layout()
     return (f"<h2>Where the model looks</h2>\n<p>The {sum(k == 'mistake' for *_, k in shown)} "
             f"most confident mistakes and {sum(k == 'correct' for *_, k in shown)} correct "
