@@ -249,8 +249,8 @@ def saliency_map(pipeline, image, *, target=None, method="auto", patch=0.125, st
     probability over the windows that cover it (as Captum's ``Occlusion``):
     positive where hiding the pixel's neighbourhood lowers the probability,
     i.e. where the evidence for the class lies. The default 1/8 window and
-    1/16 stride make 225 copies (about 2.5 s for the default pipeline on
-    one core; ``benchmarks/saliency.py``).
+    1/16 stride make 225 copies (2.3 s of one core for the default
+    pipeline; ``benchmarks/saliency.py``).
 
     ``method="cam"``: the final estimator's own class activation map,
     computed by its method ``class_activation_map(image, target)`` (image:
@@ -476,10 +476,47 @@ def saliency_scores(saliency, tumor_mask, head_mask=None, *, tolerance=1 / 32):
 
 
 def outline_scores(saliency, image, outline=None, *, tolerance=1 / 32, name="image"):
-    """:func:`saliency_scores` of a map on ``image`` (a 2-D array) with its
-    :class:`~braintumor_features.images.Outline` (None: only ``outside_head``).
+    """:func:`saliency_scores` of a map on an image, against the image's tumour outline.
 
-    Raises a ValueError naming ``name`` when the outline reaches outside the image.
+    The head is found in the image
+    (:func:`~braintumor_features.preprocessing.head_mask`).
+
+    Parameters
+    ----------
+    saliency : ndarray of shape (height, width)
+        From :func:`saliency_map`, in the image's coordinates.
+    image : ndarray of shape (height, width)
+        The image (as read: ``read_image(path)``).
+    outline : Outline or None, default=None
+        The tumour outline in the image's pixel coordinates (``load_folder``'s
+        ``masks``); None: only ``outside_head`` is scored.
+    tolerance : float or int, default=1/32
+        As in :func:`saliency_scores`.
+    name : str, default="image"
+        How the image is named in errors (its file).
+
+    Returns
+    -------
+    dict
+        :func:`saliency_scores`' keys, or only ``outside_head`` without an outline.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, when the outline reaches outside the image (drawn
+        for another image size, or for another image).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.evaluation import outline_scores
+    >>> from braintumor_features.images import Outline
+    >>> image = np.zeros((40, 40), np.uint8); image[5:35, 5:35] = 200
+    >>> saliency = np.zeros((40, 40)); saliency[10:14, 10:14] = 1.0
+    >>> outline_scores(saliency, image, Outline([(9, 9), (15, 9), (15, 15), (9, 15)]))["pointing_hit"]
+    True
+    >>> outline_scores(saliency, image)
+    {'outside_head': 0.0}
     """
     head = head_mask(image)
     if outline is None:
