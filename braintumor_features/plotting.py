@@ -21,7 +21,7 @@ from sklearn.metrics import (
 
 from .features.glcm import HARALICK_NAMES, cooccurrence, haralick, quantize
 from .features.lbp import lbp_codes
-from .images import load_item
+from .images import Outline, load_item
 from .preprocessing import ImageStep
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "plot_lbp",
     "plot_glcm",
     "plot_texture_map",
+    "plot_saliency",
     "local_texture",
 ]
 
@@ -535,5 +536,73 @@ def plot_texture_map(image, *, feature="contrast", window=32, step=16, levels=32
     shown = ax.imshow(values, cmap="inferno", alpha=0.5, extent=extent, interpolation="bilinear")
     ax.figure.colorbar(shown, ax=ax, label=f"GLCM {feature}")
     ax.set_title(f"Local texture: GLCM {feature} ({window}px windows)")
+    ax.set_axis_off()
+    return ax
+
+
+def plot_saliency(image, saliency, *, ax=None, outline=None, title=None, alpha=0.7,
+                  colorbar=True):
+    """An image with a saliency map laid over it, and the tumour's outline.
+
+    The positive part of the map (evidence for the class) is drawn in a hot
+    colour map, more opaque where stronger; the rest of the image shows
+    through.
+
+    Parameters
+    ----------
+    image : path, array or MaskedImage
+        The image the map was computed for (its original coordinates).
+    saliency : ndarray of the image's shape
+        From :func:`~braintumor_features.evaluation.saliency_map`.
+    ax : matplotlib Axes, default=None
+    outline : Outline, array of bool or None, default=None
+        The tumour, drawn as a cyan contour; None draws the mask the image
+        carries (a MaskedImage), if any.
+    title : str or None, default=None
+    alpha : float, default=0.7
+        Opacity of the map's strongest value.
+    colorbar : bool, default=True
+        Add a colour bar of the map's values.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.images[0]`` is the image, ``ax.images[1]`` the map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.images import Outline
+    >>> from braintumor_features.plotting import plot_saliency
+    >>> image = np.zeros((64, 64), np.uint8)
+    >>> saliency = np.zeros((64, 64)); saliency[10:20, 10:20] = 0.3
+    >>> ax = plot_saliency(image, saliency, outline=Outline([(8, 8), (22, 8), (15, 22)]))
+    >>> ax.images[1].get_array().shape
+    (64, 64, 4)
+    """
+    ax = _axes(ax)
+    picture, carried = _image(image)
+    saliency = np.asarray(saliency, float)
+    if saliency.shape != picture.shape:
+        raise ValueError(
+            f"saliency has shape {saliency.shape} but the image {picture.shape}; pass the map "
+            "saliency_map returned for this image"
+        )
+    if isinstance(outline, Outline):
+        outline = outline.to_mask(picture.shape)
+    outline = carried if outline is None else np.asarray(outline, bool)
+    positive = np.clip(saliency, 0, None)
+    top = positive.max() if positive.max() > 0 else 1.0
+    colors = plt.get_cmap("inferno")(positive / top)
+    colors[..., 3] = alpha * positive / top
+    ax.imshow(picture, cmap="gray")
+    ax.imshow(colors)
+    if outline is not None and outline.any():
+        ax.contour(outline, levels=[0.5], colors="cyan", linewidths=0.9)
+    if colorbar:
+        shown = plt.cm.ScalarMappable(cmap="inferno", norm=plt.Normalize(0, top))
+        ax.figure.colorbar(shown, ax=ax, label="saliency", fraction=0.046, pad=0.02)
+    if title is not None:
+        ax.set_title(title)
     ax.set_axis_off()
     return ax

@@ -4,8 +4,9 @@ The page has the summary with bootstrap confidence intervals, the tables of
 :meth:`~braintumor_features.evaluation.EvaluationReport.to_html` (per class,
 confusion, per fold, per patient, by source or sequence), the confusion
 matrix, ROC, precision-recall and calibration plots, a gallery of the most
-confident mistakes (when the report knows its image files) and the model's
-training summary (when given its metadata).
+confident mistakes (when the report knows its image files), saliency maps of
+a few mistakes and correct predictions (when given the fitted pipeline) and
+the model's training summary (when given its metadata).
 
 From Python::
 
@@ -28,9 +29,11 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
-from .evaluation import EvaluationReport
+from .evaluation import EvaluationReport, saliency_maps
+from .images import load_item
 from .persistence import load_model
 from .plotting import (
     plot_calibration,
@@ -38,6 +41,7 @@ from .plotting import (
     plot_mistakes,
     plot_precision_recall,
     plot_roc,
+    plot_saliency,
 )
 
 __all__ = ["render_html", "write_report", "main"]
@@ -91,6 +95,53 @@ def _gallery(report, n):
             f'src="data:image/png;base64,{_png(plot_mistakes(report, n=n))}"></div>')
 
 
+#: Occlusion in the report: windows 1/8 of the side, stride 1/8 (64 copies per map, a
+#: quarter of saliency_map's default), so that eight maps cost seconds.
+_REPORT_SALIENCY = {"patch": 0.125, "stride": 0.125}
+
+
+def _saliency_section(report, pipeline, n):
+    """Saliency beside the ``n`` most confident mistakes and ``n`` correct predictions drawn
+    at random (seed 0), or "" without a pipeline, image files or anything to show."""
+    if pipeline is None or report.paths is None or n <= 0:
+        return ""
+    shown = [(row.path, row.true, row.predicted, "mistake")
+             for row in report.confident_mistakes(n).itertuples()]
+    right = np.flatnonzero(report.y_true == report.y_pred)
+    shown += [(report.paths[i], report.y_true[i], report.y_pred[i], "correct")
+              for i in sorted(np.random.default_rng(0).choice(right, min(n, len(right)),
+                                                              replace=False))]
+    if not shown:
+        return ""
+    maps = saliency_maps(pipeline, [item[0] for item in shown],
+                         target=[item[2] for item in shown], **_REPORT_SALIENCY)
+    columns = 2  # image and map side by side, two of them a row: legible at the page's width
+    rows = -(-len(shown) // columns)
+    figure = Figure(figsize=(2.4 * 2 * min(len(shown), columns), 2.6 * rows))
+    for number, ((path, true, predicted, kind), saliency) in enumerate(zip(shown, maps)):
+        image_ax = figure.add_subplot(rows, 2 * columns, 2 * number + 1)
+        image_ax.set_title(f"{kind}: {true} -> {predicted}", fontsize=9)
+        image_ax.set_axis_off()
+        map_ax = figure.add_subplot(rows, 2 * columns, 2 * number + 2)
+        if saliency is None:  # named in a warning by saliency_maps
+            map_ax.set_title("could not be explained", fontsize=9)
+            map_ax.set_axis_off()
+            continue
+        image_ax.imshow(load_item(path)[0], cmap="gray")
+        plot_saliency(path, saliency, ax=map_ax, colorbar=False)
+        map_ax.set_title(f"evidence for {predicted}", fontsize=9)
+    figure.tight_layout()
+    return (f"<h2>Where the model looks</h2>\n<p>The {sum(k == 'mistake' for *_, k in shown)} "
+            f"most confident mistakes and {sum(k == 'correct' for *_, k in shown)} correct "
+            "predictions drawn at random, each beside its occlusion saliency map for the "
+            "predicted class (windows 1/8 of the side, stride 1/8; brighter: hiding that "
+            "region lowers the class's probability more). The maps are the given model's; "
+            "where it was trained on these images (the final model of a cross-validation) "
+            "its own prediction may differ from the fold's.</p>\n"
+            f'<div class="gallery"><img alt="saliency maps" '
+            f'src="data:image/png;base64,{_png(figure)}"></div>')
+
+
 def _summary_value(value):
     """A training-summary value as text; long lists (files, digests) by their length, scores
     to 3 decimals."""
@@ -118,7 +169,7 @@ def _model_section(metadata):
 
 
 def render_html(report: EvaluationReport, *, title="Evaluation report", description="",
-                figures=(), model=None, n_mistakes=12) -> str:
+                figures=(), model=None, n_mistakes=12, pipeline=None, n_saliency=4) -> str:
     """The report as one HTML page, plots embedded as PNG data.
 
     Parameters
@@ -138,6 +189,15 @@ def render_html(report: EvaluationReport, *, title="Evaluation report", descript
     n_mistakes : int, default=12
         Thumbnails in the gallery of the most confident mistakes, shown
         when the report has its images' ``paths``.
+    pipeline : fitted Pipeline or None, default=None
+        The model: with the images' ``paths``, the page shows its occlusion
+        saliency maps (:func:`~braintumor_features.evaluation.saliency_maps`,
+        windows 1/8 of the side, stride 1/8) of the predicted class beside
+        the most confident mistakes and a random sample of correct
+        predictions.
+    n_saliency : int, default=4
+        Mistakes, and correct predictions, shown with saliency (each map
+        costs about 64 predictions).
 
     Returns
     -------
@@ -177,6 +237,7 @@ Accuracy {report.accuracy:.3f}, balanced accuracy {report.balanced_accuracy:.3f}
 </div>
 {report.to_html()}
 {_gallery(report, n_mistakes)}
+{_saliency_section(report, pipeline, n_saliency)}
 {_model_section(model)}
 </body></html>
 """
@@ -191,8 +252,8 @@ def write_report(report: EvaluationReport, path, **options) -> Path:
     path : str or path-like
         The ``.html`` file to write (its folder must exist).
     **options
-        ``title``, ``description``, ``figures``, ``model``, ``n_mistakes``:
-        as :func:`render_html`.
+        ``title``, ``description``, ``figures``, ``model``, ``n_mistakes``,
+        ``pipeline``, ``n_saliency``: as :func:`render_html`.
 
     Returns
     -------

@@ -139,7 +139,8 @@ def test_every_option_has_help_and_shows_its_default():
     parser = build_parser()
     commands = next(action for action in parser._actions
                     if isinstance(action, argparse._SubParsersAction))
-    assert sorted(commands.choices) == ["demo", "evaluate", "extract", "predict", "train"]
+    assert sorted(commands.choices) == ["demo", "evaluate", "explain", "extract", "predict",
+                                       "train"]
     for name, command in [("braintumor", parser), *commands.choices.items()]:
         formatter = command._get_formatter()
         for action in command._actions:
@@ -696,3 +697,40 @@ def test_the_parser_knows_the_library_feature_families():
     assert _parser._LEARNING_FAMILIES == [
         name for name, family in FEATURE_FAMILIES.items()
         if family().__sklearn_tags__().requires_fit]
+def test_explain_writes_overlays_and_scores_and_names_each_bad_input(outlined_tree, tmp_path,
+                                                                      capsys):
+    data = tmp_path / "data"
+    shutil.copytree(outlined_tree, data)
+    metadata = pd.read_csv(data / "metadata.csv", keep_default_na=False)
+    outlined = metadata[metadata["tumor_border"] != ""]["file"].tolist()
+    metadata.loc[metadata["file"] == outlined[1], "tumor_border"] = "[[10, 10], [300, 10], [20, 30]]"
+    metadata.to_csv(data / "metadata.csv", index=False)
+    model = tmp_path / "m.joblib"
+    assert main(["train", str(data), "-o", str(model), *FAST, "-q"]) == 0
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    files = [data / outlined[0], data / outlined[1], bad, data / "no_tumor" / sorted(
+        os.listdir(data / "no_tumor"))[0]]
+    out_dir = tmp_path / "explained"
+    code, _, err = _run(capsys, "explain", model, *files, "-o", out_dir, "--patch", "0.25",
+                        "--stride", "0.25")
+    assert code == 0
+    table = pd.read_csv(out_dir / "saliency_scores.csv", keep_default_na=False)
+    assert table["file"].tolist() == [str(f) for f in files]
+    assert [bool(name) for name in table["overlay"]] == [True, True, False, True]
+    for name in table["overlay"][table["overlay"] != ""]:
+        assert cv2.imread(str(out_dir / name)) is not None
+    scored, misplaced, unreadable, plain = table.to_dict("records")
+    assert scored["energy_inside"] != "" and str(scored["pointing_hit"]) in ("True", "False")
+    assert float(scored["outline_share"]) > 0 and scored["error"] == ""
+    assert misplaced["energy_inside"] == "" and misplaced["outside_head"] != ""
+    assert "outside the 64 x 64 image" in misplaced["error"]
+    assert "not a readable image" in unreadable["error"]
+    assert plain["energy_inside"] == "" and plain["outside_head"] != ""
+    lines = [line for line in err.splitlines() if "warning" in line]
+    assert len(lines) == 2
+    assert any(str(bad) in line for line in lines)
+    assert any(outlined[1].split("/")[-1] in line and "outline" in line for line in lines)
+    code, _, err = _run(capsys, "explain", model, files[0], "-o", out_dir, "--target", "tumour")
+    assert code == 1 and err.count("\n") == 1
+    assert "--target tumour: the model knows the classes glioma, meningioma" in err

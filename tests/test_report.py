@@ -85,3 +85,25 @@ def test_command_line_shows_the_models_training_summary(report, tmp_path, capsys
     assert main([str(tmp_path / "evaluation.json"), "-o", str(tmp_path / "r.html"),
                  "--model", str(model)]) == 0
     assert "site_a (2)" in (tmp_path / "r.html").read_text()
+
+
+def test_saliency_beside_mistakes_and_correct_predictions(report, tmp_path):
+    from braintumor_features import make_pipeline
+    from braintumor_features.datasets import make_demo
+
+    demo = make_demo(n_samples=24, image_size=48, random_state=0)
+    paths = []
+    for i, image in enumerate(demo.images[:12]):
+        paths.append(str(tmp_path / f"slice {i}.png"))
+        cv2.imwrite(paths[-1], image)
+    paths[8] = str(tmp_path / "gone.png")  # one of the 2 correct ones drawn (seed 0) has gone
+    pipe = make_pipeline(features=["intensity"], image_size=32, random_state=0)
+    pipe.fit(demo.images, demo.target)
+    with_files = EvaluationReport(report.classes, report.y_true, report.y_pred, report.fold,
+                                  report.y_score, paths=paths)
+    with pytest.warns(UserWarning, match="could not explain .*gone.png"):
+        page = render_html(with_files, pipeline=pipe, n_saliency=2)
+    assert "<h2>Where the model looks</h2>" in page and 'alt="saliency maps"' in page
+    assert "The 1 most confident mistakes and 2 correct predictions" in page
+    assert "Where the model looks" not in render_html(with_files)  # no pipeline, no maps
+    assert "Where the model looks" not in render_html(with_files, pipeline=pipe, n_saliency=0)

@@ -1,4 +1,4 @@
-"""The ``braintumor`` command line: train, evaluate, predict, extract, demo.
+"""The ``braintumor`` command line: train, evaluate, predict, explain, extract, demo.
 
 Run ``braintumor COMMAND --help`` for each command's options. Results go to
 standard output; progress bars (on a terminal only), notes, warnings and
@@ -15,6 +15,10 @@ model's training summary count the images of each source.
 hold several sources and a class comes from one of them only, it issues a
 :class:`~braintumor_features.exceptions.ShortcutWarning` naming them, and
 ``--cv`` adds the scores of each source and each MR sequence.
+
+``explain`` writes a saliency overlay per image (where the model finds its
+evidence, :func:`~braintumor_features.evaluation.saliency_map`) and a table
+of scores against the tumour outlines of a ``metadata.csv`` beside the images.
 
 Every value is checked when the arguments are parsed, before any work:
 numbers against their range and the file a command writes (``-o``,
@@ -80,9 +84,10 @@ def main(argv=None) -> int:
     console = Console(args.verbosity)
     # the library, loaded only once the arguments are good
     from ._commands import _demo, _evaluate, _extract, _predict, _train
+    from ._explain import _explain
 
-    run = {"_demo": _demo, "_evaluate": _evaluate, "_extract": _extract, "_predict": _predict,
-           "_train": _train}[args.run]
+    run = {"_demo": _demo, "_evaluate": _evaluate, "_explain": _explain, "_extract": _extract,
+           "_predict": _predict, "_train": _train}[args.run]
 
     def show(message, category, filename, lineno, file=None, line=None):
         console.warn(" ".join(str(message).splitlines()))

@@ -155,7 +155,8 @@ def _train(args, console):
                       title=f"Cross-validation of {Path(args.output).name}",
                       description=f"Subject-grouped {args.cv}-fold cross-validation on the images "
                                   f"of {_where(args.data_dir)}.",
-                      model=model_metadata(model, training))
+                      model=model_metadata(model, training), pipeline=model,
+                      n_saliency=args.saliency)
     classes = ", ".join(map(str, model.classes_))
     console.note(f"wrote {args.output} ({len(y)} images, classes {classes}{sources})")
     return _exit_code(args, skipped)
@@ -200,18 +201,19 @@ def _evaluate(args, console):
     _print_report(report, f"{args.model} on {where} ({len(y)} images):")
     if args.report:
         _write_report(report, args.report, console, title=f"Evaluation of {Path(args.model).name}",
-                      description=f"Model {args.model} on the images of {where}.", model=metadata)
+                      description=f"Model {args.model} on the images of {where}.", model=metadata,
+                      pipeline=model, n_saliency=args.saliency)
     return _exit_code(args, skipped)
 
 
-def _write_report(report, path, console, *, title, description, model=None):
+def _write_report(report, path, console, *, title, description, model=None, **saliency):
     """The HTML report of ``report``, with the model's training summary when ``model`` (its
-    metadata) is given."""
+    metadata) is given, and saliency maps of ``pipeline`` (``n_saliency`` per group)."""
     from ..report import (
         write_report,  # matplotlib is loaded only when a report is asked for
     )
 
-    write_report(report, path, title=title, description=description, model=model)
+    write_report(report, path, title=title, description=description, model=model, **saliency)
     console.note(f"wrote {path}")
 
 

@@ -116,6 +116,30 @@ def _output(kind, *suffixes):
     return parse
 
 
+def _folder(text):
+    """An argparse ``type=`` for a folder a command writes into (made if missing)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
+    return text
+
+
+def _fraction(name):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(
+                f"{text}: give the {name} as a fraction of the image's side, in (0, 1]")
+        return value
+
+    return parse
+
+
 def _options(strict=True):
     """Options every command shares."""
     parser = argparse.ArgumentParser(add_help=False)
@@ -205,6 +229,16 @@ def _n_jobs_option(parser):
                              "(default: one, or what joblib's parallel_config says)")
 
 
+_saliency_count = _integer(0, "give a number of images of 0 or more")
+
+
+def _saliency_option(parser):
+    parser.add_argument("--saliency", type=_saliency_count, default=4, metavar="N",
+                        help="the report shows the model's saliency maps beside its N most "
+                             "confident mistakes and N correct predictions (0: none; a few "
+                             "seconds per map)")
+
+
 def _classifier_options(parser):
     parser.add_argument("--classifier", choices=["svm", "rf"], default="svm",
                         help="the classifier: calibrated SVM or random forest")
@@ -273,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
                        help="with --cv, also write an HTML report of the cross-validation "
                             "(default: none)")
+    _saliency_option(train)
     _force_option(train)
     train.set_defaults(run="_train", checks=(_report_needs_cv, _not_overwriting))
 
@@ -284,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     evaluate_.add_argument("--report", metavar="FILE.html", type=_output("report", ".html"),
                            help="also write an HTML report (default: none)")
+    _saliency_option(evaluate_)
     _force_option(evaluate_)
     evaluate_.set_defaults(run="_evaluate", checks=(_not_overwriting,))
 
@@ -296,6 +332,28 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=["table", "json", "csv"], default="table",
                          help="how the predictions are printed")
     predict.set_defaults(run="_predict")
+
+    explain = commands.add_parser(
+        "explain", parents=[_options(), _model_options()],
+        help="where the model finds its evidence: a saliency overlay per image",
+        description="Compute an occlusion saliency map of each image for its predicted class "
+                    "(or --target), write one PNG overlay per image and saliency_scores.csv to "
+                    "the output folder. Where a metadata.csv beside the images (or one folder "
+                    "up) outlines the tumour (tumor_border), the table scores the map against "
+                    "it: share inside the outline, peak inside, share outside the head.")
+    explain.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
+                         help="image files, and folders searched for them")
+    explain.add_argument("-o", "--output", required=True, type=_folder, metavar="DIR",
+                         help="folder to write the overlays and saliency_scores.csv to "
+                              "(made if missing)")
+    explain.add_argument("--target", default=None, metavar="CLASS",
+                         help="map the evidence for this class (default: the predicted class)")
+    explain.add_argument("--patch", type=_fraction("patch"), default=0.125, metavar="F",
+                         help="occlusion window, a fraction of the image's side")
+    explain.add_argument("--stride", type=_fraction("stride"), default=0.0625, metavar="F",
+                         help="step between windows, a fraction of the image's side")
+    _n_jobs_option(explain)
+    explain.set_defaults(run="_explain")
 
     extract = commands.add_parser(
         "extract", parents=[_options()], help="write the feature table of folders of images",

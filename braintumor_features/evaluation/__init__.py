@@ -13,6 +13,10 @@ holds out each source in turn, and :func:`shortcut_audit` measures how well
 file metadata alone predicts the label (a data set whose classes come from
 different sources can be "solved" without looking at the anatomy) and how
 well the features predict the source.
+
+Where a fitted model looks: :func:`saliency_map` (occlusion sensitivity, or
+the model's own class activation map) and :func:`saliency_scores` (how much
+of the map lies on the tumour outline, and outside the head).
 """
 
 from ..exceptions import (
@@ -25,10 +29,18 @@ from ._cross_source import evaluate_cross_source, leave_one_source_out
 from ._cross_validation import evaluate
 from ._importance import feature_importance
 from ._report import EvaluationReport
+from ._saliency import (
+    SALIENCY_SCORES,
+    outline_scores,
+    saliency_map,
+    saliency_maps,
+    saliency_scores,
+)
 from ._shortcuts import ShortcutAudit, shortcut_audit
 
 __all__ = [
     "EvaluationReport",
+    "SALIENCY_SCORES",
     "SharedDuplicatesWarning",
     "ShortcutAudit",
     "ShortcutWarning",
@@ -38,5 +50,9 @@ __all__ = [
     "evaluate_cross_source",
     "feature_importance",
     "leave_one_source_out",
+    "outline_scores",
+    "saliency_map",
+    "saliency_maps",
+    "saliency_scores",
     "shortcut_audit",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from .._base import ImageTransformer
 from ..images import ImageSequence
 
@@ -81,6 +83,17 @@ class ImageStep(ImageTransformer, auto_wrap_output_keys=None):
         pipeline that starts with image steps.
         """
         return self
+
+    def _coordinate_map(self, image):
+        """Where this step moves the pixels of ``image``: a 3 x 3 affine matrix.
+
+        It maps ``(x, y, 1)`` in ``image`` (x = column, y = row, pixel
+        centres at integers) to the output image. Steps that move no pixel
+        (intensity steps) keep the identity; steps that crop, scale or pad
+        override it, so that a map computed on the output (a saliency map)
+        can be brought back to the input's coordinates.
+        """
+        return np.eye(3)
 
     def _apply(self, image, mask):  # pragma: no cover - abstract
         """Process one image (and its mask, or None)."""

@@ -49,14 +49,22 @@ class CropHead(ImageStep):
         self.margin = margin
         self.locate_size = locate_size
 
-    def _apply(self, image, mask):
+    def _window(self, image):
+        """The (rows, columns) slices of the head's box with its margin."""
         top, left, bottom, right = head_box(image, self.locate_size)
         pad_r = int(round(self.margin * (bottom - top)))
         pad_c = int(round(self.margin * (right - left)))
         top, left = max(0, top - pad_r), max(0, left - pad_c)
         bottom, right = min(image.shape[0], bottom + pad_r), min(image.shape[1], right + pad_c)
-        window = (slice(top, bottom), slice(left, right))
+        return slice(top, bottom), slice(left, right)
+
+    def _apply(self, image, mask):
+        window = self._window(image)
         return image[window], (None if mask is None else mask[window])
+
+    def _coordinate_map(self, image):
+        rows, columns = self._window(image)
+        return np.array([[1.0, 0, -columns.start], [0, 1.0, -rows.start], [0, 0, 1]])
 
 
 _INTERPOLATION = {
@@ -108,19 +116,31 @@ class Resize(ImageStep):
             raise ValueError(f"size must be a positive int or (height, width), got {self.size!r}")
         return size
 
-    def _apply(self, image, mask):
+    def _layout(self, shape):
+        """The resized image's (height, width) inside the output and its (top, left) offset."""
         height, width = self._shape()
         if self.keep_aspect:
-            scale = min(height / image.shape[0], width / image.shape[1])
-            inner = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
+            scale = min(height / shape[0], width / shape[1])
+            inner = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
         else:
             inner = (height, width)
+        return inner, ((height - inner[0]) // 2, (width - inner[1]) // 2)
+
+    def _coordinate_map(self, image):
+        (inner_h, inner_w), (top, left) = self._layout(image.shape)
+        scale_x, scale_y = inner_w / image.shape[1], inner_h / image.shape[0]
+        # OpenCV's resize aligns pixel centres: x' + 0.5 = (x + 0.5) * scale.
+        return np.array([[scale_x, 0, 0.5 * scale_x - 0.5 + left],
+                         [0, scale_y, 0.5 * scale_y - 0.5 + top], [0, 0, 1]])
+
+    def _apply(self, image, mask):
+        height, width = self._shape()
+        inner, (top, left) = self._layout(image.shape)
         image = cv2.resize(image, inner[::-1], interpolation=_INTERPOLATION[self.interpolation])
         if mask is not None:
             mask = cv2.resize(mask.astype(np.uint8), inner[::-1], interpolation=cv2.INTER_NEAREST)
             mask = mask.astype(bool)
         if inner == (height, width):
             return image, mask
-        top, left = (height - inner[0]) // 2, (width - inner[1]) // 2
         pad = ((top, height - inner[0] - top), (left, width - inner[1] - left))
         return np.pad(image, pad), (None if mask is None else np.pad(mask, pad))
