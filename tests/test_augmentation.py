@@ -139,3 +139,72 @@ def test_augment_refuses_masks_and_bad_arguments():
         augment([image], [0], changes=("blur",))
     with pytest.raises(ValueError, match="one entry per image"):
         augment([image], [0, 1])
+
+
+# Invariance by design (issue 26): features blind to the side, grey levels blind to the
+# contrast curve, one effective resolution.
+
+
+@pytest.mark.parametrize("family", ["lbp", "intensity"])
+def test_pooled_sides_make_grid_features_mirror_invariant(family, rng):
+    from braintumor_features.features import IntensityFeatures, LBPFeatures
+
+    make = {"lbp": lambda sides: LBPFeatures(radii=(1, 2), grid=(1, 2, 3, 4), sides=sides),
+            "intensity": lambda sides: IntensityFeatures(bins=8, grid=(1, 2, 3, 4), sides=sides)}
+    images = [_slice(rng, (60, 60)).astype(np.uint8) for _ in range(3)]  # cells of equal width
+    mirrored = [image[:, ::-1] for image in images]
+    kept, pooled = make[family]("kept"), make[family]("pooled")
+    assert np.abs(kept.fit_transform(images) - kept.fit_transform(mirrored)).max() > 0.01
+    np.testing.assert_allclose(pooled.fit_transform(images), pooled.fit_transform(mirrored),
+                               atol=1e-9)
+    names = pooled.fit(images).get_feature_names_out()
+    assert len(names) == len(set(names)) == pooled.transform(images).shape[1]
+
+
+def test_pooled_cells_are_the_sum_and_difference_of_mirror_cells(rng):
+    from braintumor_features.features._grid import cell_histograms, cell_names
+
+    codes = rng.integers(0, 5, (12, 12))
+    kept = cell_histograms(codes, None, 5, [3]).reshape(3, 3, 5)
+    pooled = cell_histograms(codes, None, 5, [3], sides="pooled").reshape(3, 3, 5)
+    np.testing.assert_allclose(pooled[:, 0], kept[:, 0] + kept[:, 2])
+    np.testing.assert_allclose(pooled[:, 2], np.abs(kept[:, 0] - kept[:, 2]))
+    np.testing.assert_allclose(pooled[:, 1], kept[:, 1])  # the middle column is its own mirror
+    assert cell_names("x", 1, [3], sides="pooled")[:3] == ["x_g3c0+2_bin00", "x_g3c1_bin00",
+                                                           "x_g3c0-2_bin00"]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_rank_normalisation_ignores_a_monotone_contrast_curve(dtype, rng):
+    from scipy.stats import rankdata
+
+    from braintumor_features import NormalizeIntensity
+    from braintumor_features.preprocessing import head_mask
+
+    image = _slice(rng, (64, 64)).astype(dtype)
+    curved = (255 * (image / 255.0) ** 0.5).astype(dtype) if dtype == np.float32 else (
+        benign_change(image, "gamma", strength=0.5))
+    step = NormalizeIntensity("rank")
+    ranked = step.fit_transform([image])[0]
+    head = head_mask(image)
+    expected = (rankdata(image[head], method="average") - 0.5) / head.sum()
+    np.testing.assert_allclose(ranked[head], expected, atol=1e-6)
+    # the ranks are those of the original; the curve moves only the head's outline (Otsu)
+    # and, in 8 bits, joins a few grey levels
+    difference = np.abs(step.fit_transform([curved])[0] - ranked)[head]
+    assert difference.mean() < 0.01
+    percentile = NormalizeIntensity("percentile")
+    assert np.abs(percentile.fit_transform([curved])[0] - percentile.fit_transform([image])[0])[
+        head].mean() > 0.02
+
+
+def test_one_effective_resolution_makes_a_lower_resolution_copy_alike(rng):
+    from braintumor_features import Resize
+
+    image = _slice(rng, (256, 256)).astype(np.float32)
+    image += 40 * (np.indices(image.shape).sum(axis=0) % 2)  # detail only the sharp copy has
+    low = benign_change(image, "downscale", strength=0.5)
+    for resolution, expected_close in ((None, False), (128, True)):
+        step = Resize(size=256, resolution=resolution)
+        sharp, blurred = step.fit_transform([image])[0], step.fit_transform([low])[0]
+        assert (np.abs(sharp - blurred).mean() < 1.0) == expected_close
