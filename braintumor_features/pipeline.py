@@ -38,13 +38,10 @@ FEATURE_FAMILIES = {
 #: Parameters that differ from a family's own defaults when it is chosen by
 #: name: histograms on 1 x 1, 2 x 2 and 4 x 4 grids keep where in the head a
 #: pattern lies (benchmarks/ablation.py: +0.017 4-class, +0.024 3-class
-#: grouped accuracy over one histogram of the whole head); left and right
-#: cells pooled as sum and absolute difference, so the features are blind to
-#: the side a tumour lies on (benchmarks/robustness.py --invariance: mirror
-#: flips 5.3% -> 1.3% of held-out predictions, grouped accuracy 0.881 -> 0.883).
+#: grouped accuracy over one histogram of the whole head).
 RECIPE_PARAMETERS = {
-    "lbp": {"radii": (1, 2), "grid": (1, 2, 4), "sides": "pooled"},
-    "intensity": {"bins": 16, "grid": (1, 2, 4), "sides": "pooled"},
+    "lbp": {"radii": (1, 2), "grid": (1, 2, 4)},
+    "intensity": {"bins": 16, "grid": (1, 2, 4)},
 }
 
 #: The families of the default recipe (benchmarks/ablation.py: region and

@@ -47,8 +47,7 @@ def test_grid_search_over_features_and_classifier_with_groups(demo):
     search = GridSearchCV(pipe, grid, cv=StratifiedGroupKFold(3)).fit(
         demo.images, demo.target, groups=demo.groups)
     assert set(search.best_params_) == set(grid)
-    # chance is 0.25; 40 synthetic slices in 3 folds: 0.52 with the sides kept, 0.50 pooled
-    assert len(search.cv_results_["params"]) == 4 and search.best_score_ > 0.4
+    assert len(search.cv_results_["params"]) == 4 and search.best_score_ > 0.5
     levels = search.best_estimator_.named_steps["features"].families[0][1].levels
     assert levels == search.best_params_["features__glcm__levels"]
 

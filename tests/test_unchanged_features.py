@@ -7,13 +7,6 @@ the classifier rebuilt on scikit-learn's and the image steps given one base
 class (``git worktree add /tmp/old 7517934``, then this module's
 ``_digest(_features_stage().fit_transform(...))`` with that checkout on
 ``sys.path``). A change of any default feature value changes them.
-
-Since issue 26 the recipe pools left and right grid cells of the LBP and
-intensity histograms (``sides="pooled"``: mirror-blind features, grouped
-accuracy on brain-mri 0.881 -> 0.883, mirror flips 5.3% -> 1.3% in
-``benchmarks/robustness.py --invariance``): the old digests are checked
-with ``sides="kept"`` (nothing else moved), and the new default has its own,
-computed at that change.
 """
 
 import csv
@@ -28,17 +21,10 @@ from braintumor_features.datasets import make_demo
 SHARED_DIGEST = "de7ad3afa2acf9ac75b0acc85f50449033960c533ae7861b67cac5f148648998"
 #: make_demo(n_samples=8, image_size=64, random_state=0).images
 DEMO_DIGEST = "ef4cbfcb3dfc9f0ae45c652858d7fe6e238d9b64a294736becd1ec9498be60a7"
-#: The same with the default recipe's pooled sides (issue 26).
-POOLED_DIGESTS = {
-    "shared": "61a4c78f2545fe2f0e86a1fac5ef60269fc74031bb68429b19e04406891b77dc",
-    "demo": "78058a134d6192d063027938c145b4fa453142b3cf8bdcb4bf402fe96c84d829",
-}
 
 
-def _features_stage(sides=None):
+def _features_stage():
     pipe = make_pipeline()
-    if sides is not None:
-        pipe.set_params(features__lbp__sides=sides, features__intensity__sides=sides)
     return pipe[: list(pipe.named_steps).index("features") + 1]
 
 
@@ -49,13 +35,11 @@ def _digest(matrix):
 
 def test_demo_features_are_unchanged():
     demo = make_demo(n_samples=8, image_size=64, random_state=0)
-    assert _digest(_features_stage("kept").fit_transform(demo.images)) == DEMO_DIGEST
-    assert _digest(_features_stage().fit_transform(demo.images)) == POOLED_DIGESTS["demo"]
+    assert _digest(_features_stage().fit_transform(demo.images)) == DEMO_DIGEST
 
 
 def test_shared_images_features_are_unchanged(brain_mri):
     with open(brain_mri / "metadata.csv", newline="") as file:
         files = [row["file"] for row in csv.DictReader(file)]
     chosen = [str(brain_mri / files[i]) for i in np.linspace(0, len(files) - 1, 40).astype(int)]
-    assert _digest(_features_stage("kept").fit_transform(chosen)) == SHARED_DIGEST
-    assert _digest(_features_stage().fit_transform(chosen)) == POOLED_DIGESTS["shared"]
+    assert _digest(_features_stage().fit_transform(chosen)) == SHARED_DIGEST
