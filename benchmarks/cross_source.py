@@ -20,8 +20,12 @@ sources too. For each candidate (a feature set and a classifier):
 Candidates (``--only``): ``default`` (make_pipeline()'s features and SVM),
 ``no_clahe`` (the same without CLAHE), ``balanced`` (default features, each
 source x class weighted equally in training), ``cnn`` (the CNNFeatures family
-alone, where it is installed) and ``default+cnn`` (both, fused). Feature
-matrices are kept in ``--cache`` between runs.
+alone, where it is installed) and ``default+cnn`` (both, fused), and
+``invariant`` and ``invariant+cnn``: the same with the canonical images and
+features of issue 26 (``INVARIANT``: one effective resolution, rank
+grey levels in the head, left/right grid cells pooled). Feature matrices are
+kept in ``--cache`` between runs, and the invariant candidates' rows per
+image and family (``make_pipeline(memory=...)``) in ``--cache`` too.
 """
 
 from __future__ import annotations
@@ -59,7 +63,40 @@ def _cnn_available():
     return "cnn" in FEATURE_FAMILIES and importlib.util.find_spec("onnxruntime") is not None
 
 
-def candidates(n_jobs):
+#: make_pipeline parameters of issue 26's canonical images and side-blind features.
+INVARIANT = {
+    "resize__resolution": 128,
+    "normalize__method": "rank",
+    "features__lbp__sides": "pooled",
+    "features__intensity__sides": "pooled",
+}
+
+
+class FamilyByFamily:
+    """The feature rows of ``features`` (names as make_pipeline takes them) with the
+    pipeline parameters ``params``, extracted and cached family by family in
+    ``memory``, so a fused candidate reuses the rows of its parts."""
+
+    def __init__(self, features, params, memory, n_jobs=1):
+        self.features, self.params, self.memory, self.n_jobs = features, params, memory, n_jobs
+
+    def _front(self, family):
+        pipe = make_pipeline(features=family, n_jobs=self.n_jobs, memory=self.memory,
+                             random_state=0)
+        names = set(pipe.named_steps["features"].get_params())
+        return pipe.set_params(**{
+            key: value for key, value in self.params.items()
+            if not key.startswith("features__") or key[len("features__"):] in names
+        })[:-3]
+
+    def fit_transform(self, images):
+        families = [self.features] if isinstance(self.features, str) else self.features
+        return np.hstack([self._front(family).fit_transform(images) for family in families])
+
+    transform = fit_transform
+
+
+def candidates(n_jobs, memory=None):
     """name -> (features front, learned back, weighted): the pipelines compared."""
     default_front, back = split_stateless(make_pipeline(n_jobs=n_jobs, random_state=0))
     found = {
@@ -72,6 +109,10 @@ def candidates(n_jobs):
         found["cnn"] = (split_stateless(make_pipeline(features="cnn", n_jobs=n_jobs))[0], back, False)
         found["default+cnn"] = (split_stateless(make_pipeline(features=["default", "cnn"],
                                                               n_jobs=n_jobs))[0], back, False)
+    found["invariant"] = (FamilyByFamily("default", INVARIANT, memory, n_jobs), back, False)
+    if _cnn_available():
+        found["invariant+cnn"] = (FamilyByFamily(["default", "cnn"], INVARIANT, memory, n_jobs),
+                                  back, False)
     return found
 
 
@@ -188,7 +229,7 @@ def main(argv=None):
     cache = cache_folder(args.cache)
 
     sources = load_sources(args.n_jobs)
-    found = candidates(args.n_jobs)
+    found = candidates(args.n_jobs, memory=str(cache))
     grouped, held_out = [], []
     for name in args.only or list(found):
         front, back, weighted = found[name]

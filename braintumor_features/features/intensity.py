@@ -10,11 +10,11 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._utils import linear_percentiles
 from ._base import REGIONS, FeatureExtractor, region_mask
-from ._grid import cell_histograms, cell_names, check_grid
+from ._grid import SIDES, cell_histograms, cell_names, check_grid
 from ._joint import code_type
 
 __all__ = ["IntensityFeatures", "first_order"]
@@ -132,6 +132,10 @@ class IntensityFeatures(FeatureExtractor):
     grid : sequence of int, default=(1,)
         Spatial layout of the histogram: for each ``n`` a histogram per cell
         of an ``n`` x ``n`` grid (1: the whole region), binned as above.
+    sides : {"kept", "pooled"}, default="kept"
+        ``"pooled"`` gives each grid cell and its left-right mirror cell as
+        their sum and absolute difference, so a mirror image has the same
+        features (an asymmetry still shows, its side does not).
     {extraction parameters}
 
     Examples
@@ -151,19 +155,21 @@ class IntensityFeatures(FeatureExtractor):
         "region": [REGIONS],
         "histogram": ["boolean"],
         "grid": ["array-like"],
+        "sides": [StrOptions(set(SIDES))],
     }
 
     def _check_parameters(self):
         check_grid(self.grid)
 
     def __init__(
-        self, bins=32, region="head", histogram=True, grid=(1,), n_jobs=None, batch_size=None,
-        on_error="raise",
+        self, bins=32, region="head", histogram=True, grid=(1,), sides="kept", n_jobs=None,
+        batch_size=None, on_error="raise",
     ):
         self.bins = bins
         self.region = region
         self.histogram = histogram
         self.grid = grid
+        self.sides = sides
         self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.on_error = on_error
@@ -185,10 +191,11 @@ class IntensityFeatures(FeatureExtractor):
         else:
             levels = np.zeros(image.shape, code_type(self.bins))
             levels[region] = indices
-        return np.concatenate([stats, cell_histograms(levels, region, self.bins, self.grid)])
+        return np.concatenate([stats, cell_histograms(levels, region, self.bins, self.grid,
+                                                         self.sides)])
 
     def _feature_names(self):
         names = [f"intensity_{name}" for name in FIRST_ORDER_NAMES]
         if self.histogram:
-            names += cell_names("intensity_hist", self.bins, self.grid)
+            names += cell_names("intensity_hist", self.bins, self.grid, self.sides)
         return names

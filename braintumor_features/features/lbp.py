@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import REGIONS, FeatureExtractor, region_mask
-from ._grid import cell_histograms, cell_names, check_grid
+from ._grid import SIDES, cell_histograms, cell_names, check_grid
 from ._joint import code_type
 
 __all__ = ["LBPFeatures", "lbp_codes", "lbp_bins"]
@@ -243,6 +243,11 @@ class LBPFeatures(FeatureExtractor):
         Spatial layout: for each ``n`` a histogram per cell of an ``n`` x ``n``
         grid (1: one histogram of the whole region). On canonical head images
         ``(1, 2, 4)`` records where in the head each pattern occurs.
+    sides : {"kept", "pooled"}, default="kept"
+        ``"pooled"`` gives each grid cell and its left-right mirror cell as
+        their sum and absolute difference: the features of a mirror image
+        are the same (the patterns themselves are mirror-invariant), an
+        asymmetry still shows, its side does not.
     {extraction parameters}
 
     Examples
@@ -265,17 +270,19 @@ class LBPFeatures(FeatureExtractor):
         "method": [StrOptions({"uniform", "nri_uniform", "ror"})],
         "region": [REGIONS],
         "grid": ["array-like"],
+        "sides": [StrOptions(set(SIDES))],
     }
 
     def __init__(
         self, radii=(1, 2, 3), points=None, method="uniform", region="head", grid=(1,),
-        n_jobs=None, batch_size=None, on_error="raise",
+        sides="kept", n_jobs=None, batch_size=None, on_error="raise",
     ):
         self.radii = radii
         self.points = points
         self.method = method
         self.region = region
         self.grid = grid
+        self.sides = sides
         self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.on_error = on_error
@@ -324,12 +331,13 @@ class LBPFeatures(FeatureExtractor):
             codes = np.zeros(image.shape, in_box.dtype)
             codes[top:bottom, left:right] = in_box
             histograms.append(
-                cell_histograms(codes, region, lbp_bins(points, self.method), self.grid))
+                cell_histograms(codes, region, lbp_bins(points, self.method), self.grid,
+                                self.sides))
         return np.concatenate(histograms)
 
     def _feature_names(self):
         names = []
         for radius, points in self._scales():
             names += cell_names(f"lbp_r{radius:g}_p{points}", lbp_bins(points, self.method),
-                                self.grid)
+                                self.grid, self.sides)
         return names

@@ -87,6 +87,12 @@ class Resize(ImageStep):
         with zeros, centred; if False, stretch to ``size``.
     interpolation : {"area", "linear", "cubic", "nearest"}, default="area"
         OpenCV interpolation. Masks always use nearest neighbour.
+    resolution : int or None, default=None
+        One effective resolution: an image whose longer side has more
+        pixels is first shrunk (area interpolation) to this many on its
+        longer side, then resized to ``size``, so a sharp 512 px slice and a
+        128 px one of the same head carry the same detail. None keeps every
+        image's own detail.
 
     Examples
     --------
@@ -94,18 +100,23 @@ class Resize(ImageStep):
     >>> from braintumor_features.preprocessing import Resize
     >>> Resize(size=(32, 16)).fit_transform([np.zeros((100, 100))])[0].shape
     (32, 16)
+    >>> sharp = np.indices((64, 64)).sum(axis=0) % 2 * 255.0  # a 1-pixel checkerboard
+    >>> float(Resize(size=64, resolution=32).fit_transform([sharp])[0].std())
+    0.0
     """
 
     _parameter_constraints = {
         "size": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "keep_aspect": ["boolean"],
         "interpolation": [StrOptions(set(_INTERPOLATION))],
+        "resolution": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, size=256, keep_aspect=False, interpolation="area"):
+    def __init__(self, size=256, keep_aspect=False, interpolation="area", resolution=None):
         self.size = size
         self.keep_aspect = keep_aspect
         self.interpolation = interpolation
+        self.resolution = resolution
 
     def _check_parameters(self):
         self._shape()
@@ -119,6 +130,10 @@ class Resize(ImageStep):
     def _layout(self, shape):
         """The resized image's (height, width) inside the output and its (top, left) offset."""
         height, width = self._shape()
+        if self.resolution is not None and max(image.shape) > self.resolution:
+            shrink = self.resolution / max(image.shape)
+            low = (max(1, round(image.shape[1] * shrink)), max(1, round(image.shape[0] * shrink)))
+            image = cv2.resize(image, low, interpolation=cv2.INTER_AREA)
         if self.keep_aspect:
             scale = min(height / shape[0], width / shape[1])
             inner = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))

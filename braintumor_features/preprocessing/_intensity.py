@@ -145,17 +145,37 @@ class CLAHE(ImageStep):
         return cv2.createCLAHE(clipLimit=self.clip_limit, tileGridSize=grid).apply(image), mask
 
 
+def _mid_ranks(values, counts):
+    """The map of grey values to their mid-rank among ``values`` (or 8-bit ``counts``), 0..1."""
+    if counts is not None:
+        below = np.cumsum(counts) - counts
+        table = ((below + counts / 2) / max(counts.sum(), 1)).astype(np.float32)
+        return lambda grey: table[grey.astype(np.intp)]
+    ordered = np.sort(values)
+
+    def rank(grey):
+        low = np.searchsorted(ordered, grey, side="left")
+        high = np.searchsorted(ordered, grey, side="right")
+        return ((low + high) / (2 * max(ordered.size, 1))).astype(np.float32)
+
+    return rank
+
+
 class NormalizeIntensity(ImageStep):
     """Normalise intensities, using statistics of the head only by default.
 
     Parameters
     ----------
-    method : {"percentile", "minmax", "zscore", "robust"}, default="percentile"
+    method : {"percentile", "minmax", "zscore", "robust", "rank"}, default="percentile"
         ``"percentile"`` maps the ``percentiles`` to 0 and 1 and clips;
         ``"minmax"`` maps minimum and maximum to 0 and 1; ``"zscore"``
         subtracts the mean and divides by the standard deviation;
         ``"robust"`` subtracts the median and divides by the interquartile
-        range, so a bright tumour or a few hot pixels barely move the scale.
+        range, so a bright tumour or a few hot pixels barely move the scale;
+        ``"rank"`` maps every grey level to the share of the head's pixels
+        below it (half of those equal to it counted), 0 to 1: a histogram
+        equalisation within the head, which any increasing change of the
+        grey levels (a gamma, another contrast curve) leaves unchanged.
         For a standard scale learned from training images see
         :class:`~braintumor_features.preprocessing.HistogramStandardizer`.
     percentiles : (float, float), default=(1.0, 99.0)
@@ -177,7 +197,7 @@ class NormalizeIntensity(ImageStep):
     """
 
     _parameter_constraints = {
-        "method": [StrOptions({"percentile", "minmax", "zscore", "robust"})],
+        "method": [StrOptions({"percentile", "minmax", "zscore", "robust", "rank"})],
         "percentiles": [tuple, list],
         "within_head": ["boolean"],
     }
@@ -194,7 +214,7 @@ class NormalizeIntensity(ImageStep):
 
     def _apply(self, image, mask):
         head = head_mask(image) if self.within_head else None
-        if image.dtype == np.uint8 and self.method in ("percentile", "robust"):
+        if image.dtype == np.uint8 and self.method in ("percentile", "robust", "rank"):
             values = None
             counts = cv2.calcHist([image], [0], None if head is None else head.view(np.uint8),
                                   [256], [0, 256]).ravel()
@@ -209,6 +229,8 @@ class NormalizeIntensity(ImageStep):
 
     def _rescaling(self, values, counts):
         """The map of float32 grey values, from the head's ``values`` (or 8-bit ``counts``)."""
+        if self.method == "rank":
+            return _mid_ranks(values, counts)
         if self.method == "zscore":
             mean, std = float(values.mean()), float(values.std())
             return lambda grey: (grey - mean) / (std if std > 0 else 1.0)
