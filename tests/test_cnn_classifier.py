@@ -182,3 +182,27 @@ def test_importing_the_library_does_not_import_torch():
             "braintumor_features.pipeline; print('torch' in sys.modules)")
     found = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert found.stdout.strip() == "False"
+
+
+def test_command_line_trains_the_network(tmp_path, monkeypatch, capsys):
+    _torch()
+    import cv2
+
+    from braintumor_features.cli import _commands, main
+    from braintumor_features.persistence import load_model
+
+    demo = make_demo(n_samples=24, image_size=64, random_state=2)
+    for i, (image, label) in enumerate(zip(demo.images, demo.target)):
+        (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "data" / label / f"{i}.png"), image)
+    pipeline = _commands._pipeline
+    monkeypatch.setattr(_commands, "_pipeline", lambda *args, **kwargs: pipeline(
+        *args, **kwargs).set_params(**{f"classifier__{k}": v for k, v in TINY.items()}))
+    model = tmp_path / "m.joblib"
+    argv = ["train", str(tmp_path / "data"), "-o", str(model), "--image-size", "64", "-q"]
+    assert main([*argv, "--classifier", "cnn"]) == 0
+    assert load_model(model).predict(demo.images[:2]).shape == (2,)
+    assert main([*argv, "--classifier", "cnn", "--features", "glcm"]) == 1
+    assert "leave out --features" in capsys.readouterr().err
+    assert main(["predict", str(model), str(tmp_path / "data")]) == 1
+    assert "predicts from Python" in capsys.readouterr().err
