@@ -206,3 +206,28 @@ def test_command_line_trains_the_network(tmp_path, monkeypatch, capsys):
     assert "leave out --features" in capsys.readouterr().err
     assert main(["predict", str(model), str(tmp_path / "data")]) == 1
     assert "predicts from Python" in capsys.readouterr().err
+
+
+def test_training_transform_is_seeded_and_stays_in_range():
+    from braintumor_features.preprocessing import training_transform
+
+    image = np.zeros((64, 64), np.float32)
+    image[12:52, 12:52] = np.linspace(0, 1, 40)
+    views = [training_transform(image, strength=1.0, random_state=seed) for seed in (0, 0, 1)]
+    np.testing.assert_array_equal(views[0], views[1])
+    assert not np.array_equal(views[0], views[2])
+    for view in views:
+        assert view.dtype == np.float32 and view.shape == image.shape
+        assert 0 <= view.min() and view.max() <= 1
+    with pytest.raises(ValueError, match="strength"):
+        training_transform(image, strength=2)
+
+
+def test_augmented_views_go_through_the_frozen_stages_once(images):
+    X, _, _ = images
+    model = CNNClassifier(image_size=64, n_views=4, memory=False)
+    model._fit_seed = 3
+    maps = model._frozen_maps(X[:2], 4)
+    assert maps.shape[:2] == (2, 4) and maps.dtype == np.float16
+    assert not np.array_equal(maps[:, 2], maps[:, 3])  # two different random views
+    np.testing.assert_array_equal(maps, model._frozen_maps(X[:2], 4))  # seeded by image

@@ -312,7 +312,7 @@ default="efficientnet_lite0"
         if n_views > 1:
             views.append(views[0][..., ::-1])
         if n_views > 2:
-            from ..preprocessing._augmentation import training_transform
+            from ..preprocessing import training_transform
 
             rng = np.random.default_rng(seed)
             for _ in range(n_views - 2):
