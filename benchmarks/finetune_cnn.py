@@ -85,6 +85,8 @@ def brain_mri(args, images, sources, cache):
     X, y, groups = images[mine], sources["y"][mine], sources["groups"][mine]
     model = classifier(args, cache / "activations")
     for task, subset, labels in tasks(y, sources["labels"]):
+        if task not in args.tasks:
+            continue
         start = time.perf_counter()
         predicted = grouped_predictions(model, X[subset], y[subset], groups[subset],
                                         params={"groups": groups[subset]})
@@ -113,6 +115,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=CNNClassifier().max_epochs)
     parser.add_argument("--frozen-stages", type=int, default=CNNClassifier().frozen_stages)
     parser.add_argument("--n-views", type=int, default=CNNClassifier().n_views)
+    parser.add_argument("--tasks", nargs="+", default=["4-class", "3-class"],
+                        help="brain-mri step: 4-class and/or 3-class")
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cache = cache_folder(args.cache)
