@@ -231,3 +231,38 @@ def test_augmented_views_go_through_the_frozen_stages_once(images):
     assert maps.shape[:2] == (2, 4) and maps.dtype == np.float16
     assert not np.array_equal(maps[:, 2], maps[:, 3])  # two different random views
     np.testing.assert_array_equal(maps, model._frozen_maps(X[:2], 4))  # seeded by image
+
+
+def test_ctrl_c_while_training_is_not_swallowed(images, monkeypatch):
+    _torch()
+    import skorch
+
+    X, y, _ = images
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skorch.NeuralNet, "fit_loop", interrupted)
+    model = CNNClassifier(**TINY)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert not hasattr(model, "onnx_")
+
+
+def test_an_interrupted_save_leaves_the_previous_file(fitted, tmp_path, monkeypatch):
+    import joblib
+
+    from braintumor_features import persistence
+
+    model, _ = fitted
+    path = persistence.save_model(model, tmp_path / "m.joblib")
+    before = path.read_bytes()
+
+    def interrupted(payload, target, **kwargs):
+        open(target, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(joblib, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        persistence.save_model(model, path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.joblib"]

@@ -435,7 +435,13 @@ default="efficientnet_lite0"
             torch.manual_seed(int(rng.integers(2**31)))
             module = _TrainedPart.build(torch, lite, self.model, self.frozen_stages, len(classes))
             net = self._skorch(torch, skorch, module, maps, codes, train, valid, classes, rng)
-            net.fit(np.arange(len(codes)), codes)
+            # skorch's fit swallows Ctrl-C and keeps the half-trained network; its steps,
+            # called here, let the interruption through, so nothing half-trained is kept
+            rows = np.arange(len(codes))
+            net.initialize()
+            net.notify("on_train_begin", X=rows, y=codes)
+            net.fit_loop(rows, codes)
+            net.notify("on_train_end", X=rows, y=codes)
             self._export(torch, net.module_)
         finally:
             torch.set_num_threads(threads)
