@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/finetune_cnn.py [--only timing brain-mri sources] [--n-jobs 2]
+    python benchmarks/finetune_cnn.py [--only timing speed sources brain-mri] [--n-jobs 2]
         [--cache DIR] [--epochs 4] [--frozen-stages 5] [--n-views 2]
 
 The classifier is the library's :class:`~braintumor_features.classifiers.CNNClassifier`
@@ -15,7 +15,8 @@ transforms up to ``--n-views``), their activations kept in the classifier's
 new linear layer are trained with PyTorch through skorch, early stopping on a
 subject-grouped fifth of each training set (``groups``).
 
-``timing``: one fit on every image with an empty activation cache (the frozen
+``speed``: prediction in ms per image on one thread, split into the frozen and the
+trained part, next to the ``cnn`` family on the same slices. ``timing``: one fit on every image with an empty activation cache (the frozen
 stages' pass included), a refit from the cache, and prediction in ms per image on
 one thread. ``brain-mri``: subject-grouped 5-fold accuracy on brain-mri alone,
 4-class and 3-class (accuracy.py's folds). ``sources``: cross_source.py's protocol
@@ -80,6 +81,37 @@ def timing(args, images, sources, cache):
           f"(CPU time, one thread, {len(sample)} slices, with the mirror image)", flush=True)
 
 
+def speed(args, images, sources, cache):
+    """Prediction cost, one thread, CPU time, best of 3, on 48 canonical slices: the
+    classifier (with and without the mirror image), its frozen and trained parts, and the
+    ``cnn`` family on the same slices (a 1-epoch fit on 24 slices: the cost does not depend
+    on the training)."""
+    from braintumor_features.features.cnn import CNNFeatures, _network_input
+
+    X = list(images[:: len(images) // 48][:48].astype(np.float32))
+    model = CNNClassifier(max_epochs=1, validation_fraction=None, random_state=0, n_jobs=1,
+                          memory=False).fit(X[:24], sources["y"][:: len(images) // 48][:24])
+    batch = np.stack([_network_input(x, model._size(), 3) for x in X])
+    maps = model._run_frozen(batch)
+    family = CNNFeatures()
+    family.fit_transform(X[:2])
+
+    def ms(function):
+        function()
+        best = np.inf
+        for _ in range(3):
+            start = time.process_time()
+            function()
+            best = min(best, time.process_time() - start)
+        return 1000 * best / len(X)
+
+    print(f"prediction ms/image, one thread: {ms(lambda: model.predict_proba(X)):.1f} (with the "
+          f"mirror), {ms(lambda: model.set_params(flip=False).predict_proba(X)):.1f} (without); "
+          f"frozen stages {ms(lambda: model._run_frozen(batch)):.1f} and trained part "
+          f"{ms(lambda: model._trained(maps)):.1f} per pass; cnn family (with the mirror) "
+          f"{ms(lambda: family.transform(X)):.1f}", flush=True)
+
+
 def brain_mri(args, images, sources, cache):
     mine = sources["dataset"] == "brain-mri"
     X, y, groups = images[mine], sources["y"][mine], sources["groups"][mine]
@@ -106,7 +138,7 @@ def sources_protocol(args, images, sources, cache):
           f"({args.n_jobs} threads)")
 
 
-STEPS = {"timing": timing, "sources": sources_protocol, "brain-mri": brain_mri}
+STEPS = {"timing": timing, "speed": speed, "sources": sources_protocol, "brain-mri": brain_mri}
 
 
 def main(argv=None):
