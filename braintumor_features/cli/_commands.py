@@ -143,16 +143,21 @@ def _train(args, console):
                           "balanced_accuracy": report.balanced_accuracy,
                           **_breakdowns(report, data, good)}
     back.fit(rows, y)
+    _save_trained(model, args, training, report if args.cv else None, console, sources)
+    return _exit_code(args, skipped)
+
+
+def _save_trained(model, args, training, report, console, sources=""):
+    """Write the fitted model, the cross-validation's HTML report if asked, and say so."""
     save_model(model, args.output, training=training)
-    if args.cv and args.report:
+    if report is not None and args.report:
         _write_report(report, args.report, console,
                       title=f"Cross-validation of {Path(args.output).name}",
                       description=f"Subject-grouped {args.cv}-fold cross-validation on the images "
                                   f"of {_where(args.data_dir)}.",
                       model=model_metadata(model, training))
     classes = ", ".join(map(str, model.classes_))
-    console.note(f"wrote {args.output} ({len(y)} images, classes {classes}{sources})")
-    return _exit_code(args, skipped)
+    console.note(f"wrote {args.output} ({training['n_images']} images, classes {classes}{sources})")
 
 
 def _train_network(args, console):
@@ -186,15 +191,7 @@ def _train_network(args, console):
                           "balanced_accuracy": report.balanced_accuracy,
                           **_breakdowns(report, data, np.ones(len(y), bool))}
     model.fit(data.paths, y, classifier__groups=groups)
-    save_model(model, args.output, training=training)
-    if args.cv and args.report:
-        _write_report(report, args.report, console,
-                      title=f"Cross-validation of {Path(args.output).name}",
-                      description=f"Subject-grouped {args.cv}-fold cross-validation on the images "
-                                  f"of {_where(args.data_dir)}.",
-                      model=model_metadata(model, training))
-    console.note(f"wrote {args.output} ({len(y)} images, classes "
-                 f"{', '.join(map(str, model.classes_))})")
+    _save_trained(model, args, training, report if args.cv else None, console)
     return 0
 
 
