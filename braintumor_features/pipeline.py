@@ -7,7 +7,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .classifiers import SVMClassifier
+from .classifiers import CNNClassifier, SVMClassifier
 from .distribution import DistributionCheck
 from .features import (
     CNNFeatures,
@@ -101,6 +101,8 @@ def _families(features, random_state):
 def _classifier(classifier, n_jobs, random_state):
     if classifier == "svm":
         return SVMClassifier(class_weight="balanced", random_state=random_state)
+    if classifier == "cnn":
+        return CNNClassifier(n_jobs=n_jobs, random_state=random_state)
     if classifier == "rf":
         return RandomForestClassifier(
             n_estimators=500, class_weight="balanced", n_jobs=n_jobs, random_state=random_state
@@ -108,7 +110,7 @@ def _classifier(classifier, n_jobs, random_state):
     if not isinstance(classifier, str) and is_classifier(classifier):
         return classifier
     raise ValueError(
-        f"classifier must be 'svm', 'rf' or a scikit-learn classifier, got {classifier!r}"
+        f"classifier must be 'svm', 'rf', 'cnn' or a scikit-learn classifier, got {classifier!r}"
     )
 
 
@@ -132,10 +134,15 @@ def make_pipeline(
 
     Parameters
     ----------
-    classifier : {"svm", "rf"} or classifier, default="svm"
+    classifier : {"svm", "rf", "cnn"} or classifier, default="svm"
         ``"svm"``: RBF support vector machine with calibrated probabilities
         (:class:`~braintumor_features.classifiers.SVMClassifier`);
-        ``"rf"``: random forest of 500 trees; or any scikit-learn classifier.
+        ``"rf"``: random forest of 500 trees; ``"cnn"``: EfficientNet-Lite0
+        fine-tuned on the canonical images
+        (:class:`~braintumor_features.classifiers.CNNClassifier`, trained with
+        the ``[train]`` extra; the pipeline then has no ``features``,
+        ``check`` or ``scale`` step, and ``features`` must stay
+        ``"default"``); or any scikit-learn classifier.
     features : "default", str or list, default="default"
         ``"default"`` is ``("glcm", "lbp", "intensity")``. Feature families by
         name (``"glcm"``, ``"lbp"``, ``"intensity"``, ``"region"``, ``"hog"``,
@@ -148,7 +155,8 @@ def make_pipeline(
     n_jobs : int, default=None
         Parallel workers for feature extraction (and the random forest).
     memory : bool, str, joblib.Memory, FeatureCache or None, default=None
-        Cache each image's feature row (the costly part), keyed by the
+        Cache each image's feature row (the costly part; with
+        ``classifier="cnn"``, the frozen stages' activations), keyed by the
         image's content, the preprocessing and the feature parameters, so
         that a grid search over the classifier's parameters, or a refit,
         extracts each image once (the rows of a family that learns, such as
@@ -185,13 +193,22 @@ def make_pipeline(
     >>> list(pipe.named_steps)[-4:]
     ['features', 'check', 'scale', 'classifier']
     """
+    preprocessing = [
+        ("grayscale", Grayscale()),
+        ("crop", CropHead()),
+        ("resize", Resize(size=image_size, keep_aspect=True)),
+        ("clahe", CLAHE()),
+        ("normalize", NormalizeIntensity()),
+    ]
+    if isinstance(classifier, str) and classifier == "cnn":
+        if not (isinstance(features, str) and features == "default"):
+            raise ValueError(f"classifier='cnn' learns from the images and takes no features; "
+                             f"got features={features!r}")
+        network = _classifier(classifier, n_jobs, random_state).set_params(memory=memory)
+        return Pipeline([*preprocessing, ("classifier", network)])
     return Pipeline(
         [
-            ("grayscale", Grayscale()),
-            ("crop", CropHead()),
-            ("resize", Resize(size=image_size, keep_aspect=True)),
-            ("clahe", CLAHE()),
-            ("normalize", NormalizeIntensity()),
+            *preprocessing,
             ("features", ImageFeatures(_families(features, random_state), n_jobs=n_jobs,
                                        cache=memory)),
             ("check", DistributionCheck()),

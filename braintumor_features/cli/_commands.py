@@ -102,6 +102,8 @@ def _breakdown_columns(data, good):
 
 
 def _train(args, console):
+    if args.classifier == "cnn":
+        return _train_network(args, console)
     data = _load_data(args.data_dir, console, min_classes=2)
     _warn_single_source_classes(data.target, data.sources)
     model = _pipeline(args, args.classifier, random_state=args.random_state)
@@ -149,8 +151,14 @@ def _train(args, console):
                           "balanced_accuracy": report.balanced_accuracy,
                           **_breakdowns(report, data, good)}
     back.fit(rows, y)
+    _save_trained(model, args, training, report if args.cv else None, console, sources)
+    return _exit_code(args, skipped)
+
+
+def _save_trained(model, args, training, report, console, sources=""):
+    """Write the fitted model, the cross-validation's HTML report if asked, and say so."""
     save_model(model, args.output, training=training)
-    if args.cv and args.report:
+    if report is not None and args.report:
         _write_report(report, args.report, console,
                       title=f"Cross-validation of {Path(args.output).name}",
                       description=f"Subject-grouped {args.cv}-fold cross-validation on the images "
@@ -158,8 +166,43 @@ def _train(args, console):
                       model=model_metadata(model, training), pipeline=model,
                       n_saliency=args.saliency)
     classes = ", ".join(map(str, model.classes_))
-    console.note(f"wrote {args.output} ({len(y)} images, classes {classes}{sources})")
-    return _exit_code(args, skipped)
+    console.note(f"wrote {args.output} ({training['n_images']} images, classes {classes}{sources})")
+
+
+def _train_network(args, console):
+    """``train --classifier cnn``: the pipeline fits on the images themselves (no feature
+    rows); the subjects are the network's validation split and the folds' groups."""
+    if args.features != "default":
+        raise CommandError("--classifier cnn learns from the images: leave out --features")
+    data = _load_data(args.data_dir, console, min_classes=2)
+    _warn_single_source_classes(data.target, data.sources)
+    model = _pipeline(args, "cnn", random_state=args.random_state)
+    if args.cv:
+        _check_folds(args.cv, data.groups, model, data.target, args.random_state)
+    model.set_params(classifier__verbose=1 if console.verbosity > 0 else 0)
+    y, groups = data.target, data.groups
+    _check_classes(y, _where(args.data_dir))
+    several = len(args.data_dir) > 1
+    training = {
+        "data": [str(p) for p in args.data_dir] if several else str(args.data_dir[0]),
+        "n_images": len(y), "n_skipped": 0, "n_subjects": len(np.unique(groups)),
+        "class_counts": _counts(y), "sources": _counts(data.sources),
+        "folders": [str(Path(p).resolve()) for p in args.data_dir],
+        **image_digests(data.paths),
+    }
+    if args.cv:
+        joined = _join_duplicates(data.paths, groups, args.n_jobs, console)
+        report = _cross_validate(clone(model), data.paths, y, joined, args.cv, args.random_state,
+                                 params={"classifier__groups": joined}, paths=data.paths,
+                                 metadata=_breakdown_columns(data, np.ones(len(y), bool)))
+        _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
+                              f"({len(y)} images, {training['n_subjects']} subjects):")
+        training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
+                          "balanced_accuracy": report.balanced_accuracy,
+                          **_breakdowns(report, data, np.ones(len(y), bool))}
+    model.fit(data.paths, y, classifier__groups=groups)
+    _save_trained(model, args, training, report if args.cv else None, console)
+    return 0
 
 
 def _load(args, console, return_metadata=False):

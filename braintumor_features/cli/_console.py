@@ -29,6 +29,12 @@ CHUNK = 64
 
 
 def _split(model, source):
+    steps = dict(getattr(model, "steps", []))
+    if "features" not in steps and type(steps.get("classifier")).__name__ == "CNNClassifier":
+        raise CommandError(
+            f"{source}: a --classifier cnn model predicts from Python for now: "
+            "load_model(path).predict(paths) (the command line reads feature pipelines)"
+        )
     try:
         return _split_at_features(model)
     except (ValueError, AttributeError):

@@ -239,9 +239,13 @@ def _saliency_option(parser):
                              "seconds per map)")
 
 
-def _classifier_options(parser):
-    parser.add_argument("--classifier", choices=["svm", "rf"], default="svm",
-                        help="the classifier: calibrated SVM or random forest")
+def _classifier_options(parser, network=False):
+    parser.add_argument("--classifier", choices=["svm", "rf", "cnn"] if network else ["svm", "rf"],
+                        default="svm",
+                        help="the classifier: calibrated SVM or random forest" + (
+                            ", or cnn: EfficientNet-Lite0 fine-tuned on the canonical images "
+                            "(needs pip install \"braintumor-features[train]\"; takes no "
+                            "--features)" if network else ""))
     parser.add_argument("--random-state", type=_seed, default=0, metavar="SEED",
                         help="seed of every random choice, so that a run repeats")
 
@@ -298,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=data_help)
     train.add_argument("-o", "--output", required=True, type=_output("model", ".joblib", ".skops"),
                        help="model file to write: .joblib, or .skops for sharing safely")
-    _classifier_options(train)
+    _classifier_options(train, network=True)
     _work_options(train, learning=True)
     train.add_argument("--cv", type=_folds, default=None, metavar="K",
                        help="also print a subject-grouped K-fold cross-validation summary, and "

@@ -1,5 +1,6 @@
 """Image-to-image steps: grayscale, crop to the head, resize, denoise, CLAHE, normalise, standardise;
-and benign changes of a slice (mirror, lower resolution, gamma, rotation, JPEG, padding).
+and benign changes of a slice (mirror, lower resolution, gamma, rotation, JPEG, padding) and
+random training views (contrast curves, bias field, noise, blur, small affine moves).
 
 Every step is a scikit-learn transformer. ``transform`` returns an
 :class:`~braintumor_features.images.ImageSequence`: the images are computed
@@ -10,7 +11,14 @@ so a chain of steps runs image by image in one process. Geometric steps
 """
 
 from .._utils import head_box, head_mask, percentiles_of_counts, to_uint8
-from ._augmentation import BENIGN_CHANGES, BENIGN_RANGES, augment, benign_change
+from ._augmentation import (
+    BENIGN_CHANGES,
+    BENIGN_RANGES,
+    TRAINING_TRANSFORMS,
+    augment,
+    benign_change,
+    training_transform,
+)
 from ._base import ImageStep
 from ._geometry import CropHead, Resize
 from ._intensity import CLAHE, Denoise, Grayscale, NormalizeIntensity
@@ -33,4 +41,6 @@ __all__ = [
     "head_mask",
     "percentiles_of_counts",
     "to_uint8",
+    "TRAINING_TRANSFORMS",
+    "training_transform",
 ]

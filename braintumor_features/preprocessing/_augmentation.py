@@ -18,7 +18,8 @@ from sklearn.utils import check_random_state
 
 from ..images import MaskedImage, load_item
 
-__all__ = ["BENIGN_CHANGES", "BENIGN_RANGES", "benign_change", "augment"]
+__all__ = ["BENIGN_CHANGES", "BENIGN_RANGES", "benign_change", "augment", "TRAINING_TRANSFORMS",
+           "training_transform"]
 
 #: Names of the changes :func:`benign_change` knows.
 BENIGN_CHANGES = ("mirror", "downscale", "gamma", "rotate", "jpeg", "pad")
@@ -237,3 +238,106 @@ def augment(X, y, groups=None, *, changes=BENIGN_CHANGES, n_copies=1, random_sta
     repeat = 1 + int(n_copies)
     groups_aug = None if groups is None else np.tile(np.asarray(groups), repeat)
     return items + copies, np.tile(y, repeat), groups_aug
+
+
+#: The random transforms :func:`training_transform` stacks, in the order applied.
+TRAINING_TRANSFORMS = ("contrast", "bias_field", "gamma", "blur", "noise", "affine")
+
+
+def _random_contrast(unit, head, strength, rng):
+    """A random intensity curve inside the head (SynthSeg's random contrasts, Billot et al.
+    2023): monotone (random increasing knots), non-monotone (free knots) or an inversion,
+    so that which sequence a slice was acquired with stops telling the class."""
+    kind = rng.choice(["monotone", "non-monotone", "inversion"],
+                      p=[1 - 0.6 * strength, 0.3 * strength, 0.3 * strength])
+    knots = np.linspace(0, 1, 6)
+    if kind == "inversion":
+        values = 1 - knots
+    elif kind == "monotone":
+        steps = rng.gamma(1 / max(strength, 1e-3), size=5)
+        values = np.r_[0, np.cumsum(steps) / steps.sum()]
+    else:
+        values = rng.uniform(0, 1, 6)
+    changed = unit.copy()
+    changed[head] = np.interp(unit[head], knots, values)
+    return changed
+
+
+def _bias_field(unit, strength, rng):
+    """A smooth multiplicative field (coarse random grid, bicubic), MRI's coil shading."""
+    coarse = rng.normal(0, 0.3 * strength, (4, 4))
+    field = cv2.resize(coarse, (unit.shape[1], unit.shape[0]), interpolation=cv2.INTER_CUBIC)
+    return unit * np.exp(field)
+
+
+def _small_affine(unit, strength, rng):
+    """Rotation up to 10 degrees, scale within 10% and shift within 5% at strength 1."""
+    height, width = unit.shape
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2),
+                                     rng.uniform(-10, 10) * strength,
+                                     1 + rng.uniform(-0.1, 0.1) * strength)
+    matrix[:, 2] += rng.uniform(-0.05, 0.05, 2) * strength * np.array([width, height])
+    return cv2.warpAffine(unit, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def training_transform(image, *, strength=0.5, random_state=None) -> np.ndarray:
+    """A random training view of a canonical slice: new contrast, shading, noise and pose.
+
+    Stacked random appearance, quality and spatial transforms (BigAug,
+    Zhang et al., IEEE TMI 2020) that change how a slice looks but not what
+    it shows, for training a network that should not read the scanner or the
+    sequence: a random intensity curve inside the head (monotone,
+    non-monotone or inverted; SynthSeg), a smooth bias field, a gamma curve,
+    Gaussian blur, Gaussian noise (as TorchIO's random MRI artefacts) and a
+    small affine move, each applied with probability 0.5 (the contrast and
+    the affine move always). The image is mirrored half of the time.
+
+    Parameters
+    ----------
+    image : 2-D array
+        A canonical slice (float, 0 to 1 inside the head and 0 outside, as
+        the pipeline's preprocessing gives; other ranges are scaled to 0..1).
+    strength : float, default=0.5
+        0 (identity but for the mirror and the curve's draw) to 1: how far
+        each transform may go.
+    random_state : int, RandomState, Generator or None, default=None
+
+    Returns
+    -------
+    ndarray of float32, the image's shape, values in 0..1
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from braintumor_features.preprocessing import training_transform
+    >>> image = np.zeros((64, 64), np.float32); image[16:48, 16:48] = np.linspace(0, 1, 32)
+    >>> view = training_transform(image, strength=1.0, random_state=0)
+    >>> view.shape, view.dtype, bool(view.min() >= 0 and view.max() <= 1)
+    ((64, 64), dtype('float32'), True)
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"training_transform takes a 2-D image, got shape {image.shape}")
+    if not (isinstance(strength, Real) and 0 <= strength <= 1):
+        raise ValueError(f"strength must be a number in 0..1, got {strength!r}")
+    rng = (random_state if isinstance(random_state, np.random.Generator)
+           else np.random.default_rng(check_random_state(random_state).randint(2**31)))
+    low, high = _value_range(image)
+    unit = (image.astype(np.float32) - low) / (high - low) if high > low else np.zeros(
+        image.shape, np.float32)
+    head = unit > 0
+    if rng.random() < 0.5:
+        unit, head = unit[:, ::-1], head[:, ::-1]
+    unit = _random_contrast(unit, head, strength, rng)
+    if rng.random() < 0.5:
+        unit = _bias_field(unit, strength, rng)
+    if rng.random() < 0.5:
+        unit = unit ** math.exp(rng.uniform(-0.4, 0.4) * strength)
+    if rng.random() < 0.5 and strength > 0:
+        unit = cv2.GaussianBlur(unit, (0, 0), 0.1 + 1.4 * strength * rng.random())
+    if rng.random() < 0.5:
+        unit = unit + rng.normal(0, 0.05 * strength * rng.random(), unit.shape)
+    unit = np.where(head, unit, 0).astype(np.float32)
+    unit = _small_affine(np.ascontiguousarray(unit), strength, rng)
+    return np.clip(unit, 0, 1).astype(np.float32)

@@ -16,7 +16,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .exceptions import ModelFileError
+from ..exceptions import ModelFileError
 
 __all__ = ["SVMClassifier"]
 

