@@ -25,10 +25,11 @@ a map that knows nothing of the tumour gets. ``outline share`` is the outline's
 own share of the head. Targets (issue 28): hits >= 80%, inside >= 3 x share,
 outside head < 5%.
 
-Models (``--models``) are entries of ``MODELS``: the default texture SVM and
-``features=["default", "cnn"]``; a model whose final estimator offers
-``class_activation_map`` (the fine-tuned CNN, issue 27) is explained by its CAM
-through the same call, and is added to ``MODELS`` by one line. Prints the
+Models (``--models``) are entries of ``MODELS``: the default texture SVM,
+``features=["default", "cnn"]`` and the fine-tuned CNN (``make_pipeline("cnn")``,
+the ``[train]`` extra), which offers ``class_activation_map`` and so is
+explained by its CAM through the same call. ``--cam-timing`` only times that
+map against the network's prediction of the same image. Prints the
 table, the seconds per map, and the time of ``--timing-maps`` occlusion maps
 of the default pipeline with one worker (wall and CPU seconds; the CPU time is
 what one core spends, whatever else runs on the machine), and writes a grid of
@@ -65,12 +66,12 @@ from braintumor_features.io import read_image  # noqa: E402
 from braintumor_features.plotting import plot_saliency  # noqa: E402
 
 #: The models explained: name -> a function of n_jobs returning an unfitted pipeline.
-#: The fine-tuned CNN (issue 27) goes here once it lands; saliency_map uses its
-#: class_activation_map by itself.
+#: saliency_map explains the fine-tuned CNN by its own class_activation_map.
 MODELS = {
     "texture": lambda n_jobs: make_pipeline(n_jobs=n_jobs, random_state=0),
     "default+cnn": lambda n_jobs: make_pipeline(features=["default", "cnn"], n_jobs=n_jobs,
                                                 random_state=0),
+    "finetuned": lambda n_jobs: make_pipeline("cnn", n_jobs=n_jobs, random_state=0),
 }
 
 
@@ -157,6 +158,24 @@ def time_default_map(pipe, path, repeats):
     return np.median(walls), np.median(cpus)
 
 
+def time_cam(data, train, path, repeats, n_train=32):
+    """CPU seconds of the fine-tuned CNN's class activation map and of its prediction of the
+    same image, one thread (median of ``repeats``). The network is fitted for one epoch on
+    ``n_train`` training images: the timing does not depend on how well it learnt."""
+    pipe = MODELS["finetuned"](1).set_params(classifier__max_epochs=1)
+    chosen = np.random.default_rng(0).choice(train, n_train, replace=False)
+    pipe.fit([data.paths[i] for i in chosen], data.target[chosen])
+    saliency_map(pipe, path, method="cam"), pipe.predict_proba([path])  # warm up
+    seconds = {"cam": [], "predict": []}
+    for _ in range(repeats):
+        for name, call in (("cam", lambda: saliency_map(pipe, path, method="cam")),
+                           ("predict", lambda: pipe.predict_proba([path]))):
+            start = time.process_time()
+            call()
+            seconds[name].append(time.process_time() - start)
+    return np.median(seconds["cam"]), np.median(seconds["predict"])
+
+
 def draw_grid(data, chosen, maps, path, n_rows=6):
     shown = np.linspace(0, len(chosen) - 1, min(n_rows, len(chosen))).astype(int)
     names = list(maps)
@@ -181,6 +200,9 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--grid", type=Path, default=Path("saliency_grid.png"))
     parser.add_argument("--timing-maps", type=int, default=3)
+    parser.add_argument("--cam-timing", action="store_true",
+                        help="only time the fine-tuned CNN's class activation map against its "
+                             "prediction (one epoch on 32 training images; needs [train])")
     parser.add_argument("--train-limit", type=int, default=None,
                         help="train on at most this many images of the four folds (smoke runs)")
     args = parser.parse_args(argv)
@@ -189,6 +211,12 @@ def main(argv=None):
     train, chosen = held_out_slices(data, args.n_images, args.n_jobs)
     if args.train_limit:
         train = np.random.default_rng(0).choice(train, args.train_limit, replace=False)
+    if args.cam_timing:
+        cam, predict = time_cam(data, train, data.paths[chosen[0]], args.timing_maps)
+        print(f"fine-tuned CNN, one thread, CPU: class activation map {cam * 1000:.1f} ms, "
+              f"prediction {predict * 1000:.1f} ms, ratio {cam / predict:.2f} "
+              f"(median of {args.timing_maps})")
+        return None
     print(f"trained on {len(train)} images of four folds; explaining {len(chosen)} held-out "
           "tumour slices")
     rows, maps = [], {}

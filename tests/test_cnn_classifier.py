@@ -117,6 +117,26 @@ def test_class_activation_map(fitted, images):
         model.class_activation_map(X[0], "astrocytoma")
 
 
+def test_saliency_map_explains_the_network_by_its_class_activation_map(fitted, monkeypatch):
+    """Issue 28's saliency_map on a fitted network pipeline: method="auto" takes the CAM
+    (one call, no occluded copies) and brings it back to the original image."""
+    from sklearn.pipeline import Pipeline
+
+    from braintumor_features.evaluation import saliency_map
+
+    model, _ = fitted
+    image = make_demo(n_samples=4, image_size=96, random_state=5).images[0]
+    pipe = Pipeline(make_pipeline(image_size=64).steps[:5] + [("classifier", model)])
+    calls = []
+    cam = CNNClassifier.class_activation_map
+    monkeypatch.setattr(CNNClassifier, "class_activation_map",
+                        lambda self, *args: calls.append(args) or cam(self, *args))
+    saliency = saliency_map(pipe, image)
+    assert saliency.shape == image.shape and np.isfinite(saliency).all()
+    assert len(calls) == 1 and calls[0][1] == pipe.predict([image])[0]
+    np.testing.assert_array_equal(saliency, saliency_map(pipe, image, method="cam"))
+
+
 def test_a_fit_is_reproducible_and_a_refit_reads_the_cache(fitted, images, monkeypatch):
     model, _ = fitted
     X, y, _ = images
@@ -202,8 +222,10 @@ def test_command_line_trains_the_network(tmp_path, monkeypatch, capsys):
     argv = ["train", str(tmp_path / "data"), "-o", str(model), "--image-size", "64", "-q"]
     assert main([*argv, "--classifier", "cnn"]) == 0
     assert load_model(model).predict(demo.images[:2]).shape == (2,)
-    assert main([*argv, "--classifier", "cnn", "--features", "glcm"]) == 1
-    assert "leave out --features" in capsys.readouterr().err
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as usage:  # a usage error, before any work
+        main([*argv, "--classifier", "cnn", "--features", "glcm", "--force"])
+    assert usage.value.code == 2 and "leave out --features" in capsys.readouterr().err
     assert main(["predict", str(model), str(tmp_path / "data")]) == 1
     assert "predicts from Python" in capsys.readouterr().err
 

@@ -172,8 +172,6 @@ def _save_trained(model, args, training, report, console, sources=""):
 def _train_network(args, console):
     """``train --classifier cnn``: the pipeline fits on the images themselves (no feature
     rows); the subjects are the network's validation split and the folds' groups."""
-    if args.features != "default":
-        raise CommandError("--classifier cnn learns from the images: leave out --features")
     data = _load_data(args.data_dir, console, min_classes=2)
     _warn_single_source_classes(data.target, data.sources)
     model = _pipeline(args, "cnn", random_state=args.random_state)

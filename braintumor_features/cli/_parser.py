@@ -181,6 +181,12 @@ def _report_needs_cv(args):
     return None
 
 
+def _network_takes_no_features(args):
+    if args.classifier == "cnn" and args.features != "default":
+        return "--classifier cnn learns from the images: leave out --features"
+    return None
+
+
 def _not_overwriting(args):
     """Files a command would write over: refused unless ``--force``."""
     written = [getattr(args, name, None) for name in ("output", "report")]
@@ -313,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: none)")
     _saliency_option(train)
     _force_option(train)
-    train.set_defaults(run="_train", checks=(_report_needs_cv, _not_overwriting))
+    train.set_defaults(run="_train", checks=(_report_needs_cv, _network_takes_no_features,
+                                              _not_overwriting))
 
     evaluate_ = commands.add_parser(
         "evaluate", parents=[_options(), _model_options()],

@@ -130,10 +130,6 @@ class Resize(ImageStep):
     def _layout(self, shape):
         """The resized image's (height, width) inside the output and its (top, left) offset."""
         height, width = self._shape()
-        if self.resolution is not None and max(image.shape) > self.resolution:
-            shrink = self.resolution / max(image.shape)
-            low = (max(1, round(image.shape[1] * shrink)), max(1, round(image.shape[0] * shrink)))
-            image = cv2.resize(image, low, interpolation=cv2.INTER_AREA)
         if self.keep_aspect:
             scale = min(height / shape[0], width / shape[1])
             inner = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
@@ -150,7 +146,11 @@ class Resize(ImageStep):
 
     def _apply(self, image, mask):
         height, width = self._shape()
-        inner, (top, left) = self._layout(image.shape)
+        inner, (top, left) = self._layout(image.shape)  # of the image as given: one geometry
+        if self.resolution is not None and max(image.shape) > self.resolution:
+            shrink = self.resolution / max(image.shape)
+            low = (max(1, round(image.shape[1] * shrink)), max(1, round(image.shape[0] * shrink)))
+            image = cv2.resize(image, low, interpolation=cv2.INTER_AREA)
         image = cv2.resize(image, inner[::-1], interpolation=_INTERPOLATION[self.interpolation])
         if mask is not None:
             mask = cv2.resize(mask.astype(np.uint8), inner[::-1], interpolation=cv2.INTER_NEAREST)
