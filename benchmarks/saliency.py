@@ -162,7 +162,8 @@ def time_cam(data, train, path, repeats, n_train=32):
     """CPU seconds of the fine-tuned CNN's class activation map and of its prediction of the
     same image, one thread (median of ``repeats``). The network is fitted for one epoch on
     ``n_train`` training images: the timing does not depend on how well it learnt."""
-    pipe = MODELS["finetuned"](1).set_params(classifier__max_epochs=1)
+    pipe = MODELS["finetuned"](1).set_params(classifier__max_epochs=1,
+                                             classifier__validation_fraction=None)
     chosen = np.random.default_rng(0).choice(train, n_train, replace=False)
     pipe.fit([data.paths[i] for i in chosen], data.target[chosen])
     saliency_map(pipe, path, method="cam"), pipe.predict_proba([path])  # warm up
