@@ -351,7 +351,6 @@ default="efficientnet_lite0"
                 padded = np.zeros(-(-flat.size // 4) * 4, np.float16)
                 padded[:flat.size] = flat
                 cache.put(key, padded.view(np.float64))
-                return maps
             return maps
 
         threads = self.n_jobs or 1
@@ -510,7 +509,6 @@ default="efficientnet_lite0"
         self.onnx_ = buffer.getvalue()
         self.coef_ = module.fc.weight.detach().numpy().astype(np.float64)
         self.intercept_ = module.fc.bias.detach().numpy().astype(np.float64)
-        self.module_ = None  # the PyTorch module is not kept: ONNX Runtime predicts
 
     def _map_shape(self):
         size = self._size()

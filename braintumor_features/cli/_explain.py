@@ -46,13 +46,13 @@ def _overlay_name(file, used):
     return f"{name}.png"
 
 
-def _write_overlay(file, saliency, outline, title, path):
+def _write_overlay(image, saliency, outline, title, path):
     from matplotlib.figure import Figure  # matplotlib is loaded only when a picture is drawn
 
     from ..plotting import plot_saliency
 
     figure = Figure(figsize=(5, 4.4))  # not pyplot's: no window with any backend
-    plot_saliency(file, saliency, ax=figure.add_subplot(), outline=outline, title=title)
+    plot_saliency(image, saliency, ax=figure.add_subplot(), outline=outline, title=title)
     figure.savefig(path, dpi=100, bbox_inches="tight")
 
 
@@ -77,6 +77,9 @@ def _explain(args, console):
     skipped = [str(w.message) for w in caught if issubclass(w.category, SkippedImagesWarning)]
     for line in skipped:
         _warn_line(console, line)
+    explained = [file for file, saliency in zip(files, maps) if saliency is not None]
+    # one batched prediction of the explained images (the extraction engine's batches)
+    probabilities = dict(zip(explained, model.predict_proba(explained) if explained else []))
     rows, used = [], set()
     for file, saliency in zip(files, maps):
         row = {"file": file, "overlay": "", "class": "", "target": "", "probability": np.nan,
@@ -85,7 +88,7 @@ def _explain(args, console):
             row["error"] = next((line.split(": ", 1)[-1] for line in skipped if file in line), "")
             rows.append(row)
             continue
-        proba = model.predict_proba([file])[0]
+        proba = probabilities[file]
         predicted = classes[int(np.argmax(proba))]
         target = args.target or predicted
         outline = outlines.get(str(Path(file).resolve()))
@@ -99,7 +102,7 @@ def _explain(args, console):
         row.update(scores, **{"class": predicted, "target": target,
                               "probability": float(proba[classes.index(target)])})
         row["overlay"] = _overlay_name(file, used)
-        _write_overlay(file, saliency, outline,
+        _write_overlay(image, saliency, outline,
                        f"{Path(file).name}: {target} ({row['probability']:.2f})",
                        output / row["overlay"])
         rows.append(row)

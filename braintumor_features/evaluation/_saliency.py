@@ -314,11 +314,8 @@ def saliency_map(pipeline, image, *, target=None, method="auto", patch=0.125, st
     >>> saliency.shape == demo.images[0].shape
     True
     """
-    _check_options(method, occluder)
-    steps = _steps(pipeline)
-    options = {"patch": patch, "stride": stride, "occluder": occluder}
-    steps = (steps[0], _runtime(steps[1], n_jobs), steps[2])
-    return _one_map(steps, image, 0, target, method, options)
+    return saliency_maps(pipeline, [image], target=[target], method=method, patch=patch,
+                         stride=stride, occluder=occluder, n_jobs=n_jobs, on_error="raise")[0]
 
 
 def saliency_maps(pipeline, images, *, target=None, method="auto", patch=0.125, stride=0.0625,
@@ -395,6 +392,12 @@ def _tolerance_pixels(tolerance, head):
     return int(round(tolerance * side))
 
 
+def _share(positive, where):
+    """The share of the positive saliency ``positive`` at ``where`` (NaN for no evidence)."""
+    energy = positive.sum()
+    return float(positive[where].sum() / energy) if energy > 0 else float("nan")
+
+
 def saliency_scores(saliency, tumor_mask, head_mask=None, *, tolerance=1 / 32):
     """How much of a saliency map lies on the tumour, and how much outside the head.
 
@@ -465,11 +468,11 @@ def saliency_scores(saliency, tumor_mask, head_mask=None, *, tolerance=1 / 32):
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         reach = cv2.dilate(tumor.astype(np.uint8), disk).astype(bool)
     share = float((tumor & head).sum() / max(head.sum(), 1))
-    inside = float(positive[tumor].sum() / energy) if energy > 0 else float("nan")
+    inside = _share(positive, tumor)
     return {
         "energy_inside": inside,
         "pointing_hit": bool(energy > 0 and reach.flat[int(np.argmax(saliency))]),
-        "outside_head": float(positive[~head].sum() / energy) if energy > 0 else float("nan"),
+        "outside_head": _share(positive, ~head),
         "outline_share": share,
         "times_outline_share": inside / share if share > 0 else float("nan"),
     }
@@ -520,9 +523,7 @@ def outline_scores(saliency, image, outline=None, *, tolerance=1 / 32, name="ima
     """
     head = head_mask(image)
     if outline is None:
-        positive = np.clip(saliency, 0, None)
-        energy = positive.sum()
-        return {"outside_head": float(positive[~head].sum() / energy) if energy > 0 else float("nan")}
+        return {"outside_head": _share(np.clip(saliency, 0, None), ~head)}
     points = np.asarray(outline.points)
     height, width = image.shape[:2]
     outside = (points[:, 0] < -0.5) | (points[:, 0] > width - 0.5) | (points[:, 1] < -0.5) \

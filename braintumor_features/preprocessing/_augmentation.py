@@ -75,9 +75,12 @@ def _gamma(image, exponent):
     return (low + (high - low) * unit**exponent).astype(image.dtype)
 
 
-def _rotate(image, degrees):
+def _rotate(image, degrees, scale=1.0, shift=(0.0, 0.0)):
+    """Rotated by ``degrees`` and scaled about the centre, then moved by ``shift`` (x, y)
+    pixels; black where nothing maps."""
     height, width = image.shape
-    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0)
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, scale)
+    matrix[:, 2] += shift
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
@@ -273,12 +276,10 @@ def _bias_field(unit, strength, rng):
 def _small_affine(unit, strength, rng):
     """Rotation up to 10 degrees, scale within 10% and shift within 5% at strength 1."""
     height, width = unit.shape
-    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2),
-                                     rng.uniform(-10, 10) * strength,
-                                     1 + rng.uniform(-0.1, 0.1) * strength)
-    matrix[:, 2] += rng.uniform(-0.05, 0.05, 2) * strength * np.array([width, height])
-    return cv2.warpAffine(unit, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    degrees = rng.uniform(-10, 10) * strength
+    scale = 1 + rng.uniform(-0.1, 0.1) * strength
+    shift = rng.uniform(-0.05, 0.05, 2) * strength * np.array([width, height])
+    return _rotate(unit, degrees, scale, shift)
 
 
 def training_transform(image, *, strength=0.5, random_state=None) -> np.ndarray:
