@@ -181,6 +181,11 @@ def make_pipeline(
         :class:`~braintumor_features.exceptions.OutOfDistributionWarning`
         about images unlike every training image (blank, tiny, noise, not a
         brain); ``pipe.named_steps["check"].flag(rows)`` tells which.
+        The ``features``, ``check`` and ``scale`` steps give
+        :class:`pandas.DataFrame` rows whose columns are the features' names
+        (``pipe[:-1].transform(images)``), so the classifier and
+        ``set_output(transform="pandas")`` on the fitted pipeline know them;
+        ``.to_numpy()`` gives the array.
 
     Examples
     --------
@@ -192,6 +197,8 @@ def make_pipeline(
     (2, 4)
     >>> list(pipe.named_steps)[-4:]
     ['features', 'check', 'scale', 'classifier']
+    >>> pipe[:-1].transform(demo.images[:2]).columns[0]
+    'glcm_asm_d1'
     """
     preprocessing = [
         ("grayscale", Grayscale()),
@@ -206,13 +213,17 @@ def make_pipeline(
                              f"got features={features!r}")
         network = _classifier(classifier, n_jobs, random_state).set_params(memory=memory)
         return Pipeline([*preprocessing, ("classifier", network)])
+    # The rows travel as DataFrames with the features' names, so every step after the
+    # features learns them: set_output(transform="pandas") on the fitted pipeline then
+    # names the columns (not x0, x1, ...) and predicts without feature-name warnings.
+    tables = [
+        ("features", ImageFeatures(_families(features, random_state), n_jobs=n_jobs,
+                                   cache=memory)),
+        ("check", DistributionCheck()),
+        ("scale", StandardScaler()),
+    ]
+    for _, step in tables:
+        step.set_output(transform="pandas")
     return Pipeline(
-        [
-            *preprocessing,
-            ("features", ImageFeatures(_families(features, random_state), n_jobs=n_jobs,
-                                       cache=memory)),
-            ("check", DistributionCheck()),
-            ("scale", StandardScaler()),
-            ("classifier", _classifier(classifier, n_jobs, random_state)),
-        ],
+        [*preprocessing, *tables, ("classifier", _classifier(classifier, n_jobs, random_state))]
     )

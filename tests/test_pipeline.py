@@ -114,13 +114,13 @@ def test_paths_and_arrays_give_the_same_features(demo, tmp_path):
 ], ids=["constant", "1x1", "2x2", "tiny-float"])
 def test_degenerate_images_give_finite_features(image):
     features = make_pipeline(image_size=32)[:-3].fit_transform([image])
-    assert np.isfinite(features).all()
+    assert np.isfinite(features.to_numpy()).all()
 
 
 def test_large_image_gives_finite_features():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (3000, 2500), dtype=np.uint8)
-    assert np.isfinite(make_pipeline()[:-3].fit_transform([image])).all()
+    assert np.isfinite(make_pipeline()[:-3].fit_transform([image]).to_numpy()).all()
 
 
 def test_skip_keeps_every_good_image_and_lists_the_bad(tmp_path, demo):
@@ -196,3 +196,22 @@ def test_extraction_runs_blas_openmp_and_opencv_single_threaded_and_restores_the
             cv2.setNumThreads(before)
     assert (rows == 1).all()
     assert after == [2] * len(after) and opencv_after == 2
+
+
+@pytest.mark.parametrize("classifier", ["svm", "rf"])
+def test_set_output_pandas_after_fit_names_the_features_without_warnings(demo, classifier):
+    """Issue 29, item 8: the fitted steps learnt the features' names, so a pipeline switched
+    to pandas output afterwards gives those names (not x0, x1, ...) and predicts silently."""
+    import warnings
+
+    pipe = make_pipeline(classifier, image_size=64, features=["intensity"], random_state=0)
+    pipe.fit(demo.images, demo.target)
+    expected = pipe.predict_proba(demo.images[:3])
+    pipe.set_output(transform="pandas")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = pipe[:-1].transform(demo.images[:3])
+        proba = pipe.predict_proba(demo.images[:3])
+    assert list(rows.columns) == list(pipe[:-1].get_feature_names_out())
+    assert rows.columns[0] == "intensity_mean"
+    np.testing.assert_allclose(proba, expected)

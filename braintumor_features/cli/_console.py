@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from ..datasets import (
@@ -65,8 +66,9 @@ def extract_features(front, items, console, description="features"):
 
     Returns
     -------
-    rows : ndarray of shape (n_items, n_features)
-        NaN rows for the skipped items.
+    rows : DataFrame of shape (n_items, n_features)
+        Columns named by the features (the rows the rest of a make_pipeline model
+        learns and predicts from); NaN rows for the skipped items.
     skipped : list of dict
         ``{"index", "image", "reason"}`` per skipped item.
     """
@@ -78,7 +80,8 @@ def extract_features(front, items, console, description="features"):
             parts.append(front.transform(chunk))
             skipped += [{**entry, "index": entry["index"] + start} for entry in extractor.skipped_]
             bar.update(len(chunk))
-    rows = np.vstack(parts) if parts else np.empty((0, len(extractor.get_feature_names_out())))
+    names = front.get_feature_names_out()
+    rows = pd.DataFrame(np.vstack(parts) if parts else np.empty((0, len(names))), columns=names)
     return rows, skipped
 
 
@@ -178,7 +181,7 @@ def _load_data(paths, console, *, min_classes):
 
 
 def _good_rows(rows):
-    return np.isfinite(rows).all(axis=1)
+    return np.isfinite(np.asarray(rows, dtype=float)).all(axis=1)
 
 
 def _require_some(good, where):
