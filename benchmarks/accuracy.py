@@ -63,8 +63,25 @@ def two_source_parser(doc, variants=None):
     return parser
 
 
+def without_acquisition(pipe: Pipeline) -> Pipeline:
+    """``pipe`` without its ``acquisition`` feature family (make_pipeline's
+    AcquisitionFeatures). The benchmarks keep feature rows as arrays, which carry no
+    column names: the check could not find those columns to drop them, and the
+    classifier would learn the file's size from them."""
+    features = pipe.named_steps.get("features")
+    if features is not None:
+        pipe.set_params(features__families=[(name, family) for name, family in features.families
+                                             if name != "acquisition"])
+    return pipe
+
+
 def split_stateless(pipe: Pipeline):
-    """Split a pipeline where the steps that learn nothing end."""
+    """Split a pipeline where the steps that learn nothing end (without the acquisition
+    columns, see :func:`without_acquisition`); the front gives arrays."""
+    pipe = without_acquisition(pipe)
+    for name in ("features", "check", "scale"):
+        if name in pipe.named_steps:
+            pipe.named_steps[name].set_output(transform="default")
     for index, (_, step) in enumerate(pipe.steps):
         if step not in (None, "passthrough") and step.__sklearn_tags__().requires_fit:
             return pipe[:index], pipe[index:]

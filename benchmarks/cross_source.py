@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from accuracy import grouped_predictions, split_stateless
+from accuracy import grouped_predictions, split_stateless, without_acquisition
 from cnn import cached
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
@@ -84,10 +84,10 @@ class FamilyByFamily:
         pipe = make_pipeline(features=family, n_jobs=self.n_jobs, memory=self.memory,
                              random_state=0)
         names = set(pipe.named_steps["features"].get_params())
-        return pipe.set_params(**{
+        return without_acquisition(pipe.set_params(**{
             key: value for key, value in self.params.items()
             if not key.startswith("features__") or key[len("features__"):] in names
-        })[:-3]
+        })).set_output(transform="default")[:-3]
 
     def fit_transform(self, images):
         families = [self.features] if isinstance(self.features, str) else self.features

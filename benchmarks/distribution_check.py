@@ -14,7 +14,13 @@ The default features of make_pipeline() are extracted once for
   radiopaedia sequence) flagged, i.e. how much of another hospital's images
   lies outside what a brain-mri model has seen;
 - the same for odd inputs: blank, 1 x 1, 3 x 3, uniform noise, a synthetic
-  chest film, a brain slice turned upside down and one scaled to 8 x 8 pixels.
+  chest film, a brain slice turned upside down and one scaled to 8 x 8 pixels;
+- resized slices: 150 slices of the first fold's held-out patients, brought
+  down to 1/2 and 1/4 of their size, to 128 x 128 and 40 x 40, and squeezed to
+  700 x 100 and 100 x 700, against the check fitted on the other folds (the
+  acquisition columns, AcquisitionFeatures, are what flags most of these).
+
+The rows are kept as DataFrames: the check finds its acquisition columns by name.
 """
 
 from __future__ import annotations
@@ -57,12 +63,25 @@ def odd_inputs(example_path):
     }
 
 
+RESIZED = {
+    "1/2 size": lambda image: cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2),
+                                         interpolation=cv2.INTER_AREA),
+    "1/4 size": lambda image: cv2.resize(image, (image.shape[1] // 4, image.shape[0] // 4),
+                                         interpolation=cv2.INTER_AREA),
+    "128 x 128": lambda image: cv2.resize(image, (128, 128), interpolation=cv2.INTER_AREA),
+    "40 x 40": lambda image: cv2.resize(image, (40, 40), interpolation=cv2.INTER_AREA),
+    "700 x 100 (height x width)": lambda image: cv2.resize(image, (100, 700),
+                                                           interpolation=cv2.INTER_AREA),
+    "100 x 700": lambda image: cv2.resize(image, (700, 100), interpolation=cv2.INTER_AREA),
+}
+
+
 def features(front, data, name, cache):
-    path = cache / f"{name}.npy"
+    path = cache / f"{name}.pkl"
     if path.exists():
-        return np.load(path)
+        return pd.read_pickle(path)
     rows = front.fit_transform(data.paths)
-    np.save(path, rows)
+    rows.to_pickle(path)
     return rows
 
 
@@ -81,9 +100,17 @@ def main(argv=None):
     home = data["brain-mri"]
     flagged = np.zeros(len(home.target), bool)
     folds = StratifiedGroupKFold(5, shuffle=True, random_state=0)
-    for train, test in folds.split(X["brain-mri"], home.target, home.groups):
-        flagged[test] = DistributionCheck().fit(X["brain-mri"][train]).flag(X["brain-mri"][test])
+    for fold, (train, test) in enumerate(folds.split(X["brain-mri"], home.target, home.groups)):
+        fitted = DistributionCheck().fit(X["brain-mri"].iloc[train])
+        flagged[test] = fitted.flag(X["brain-mri"].iloc[test])
+        if fold == 0:
+            first = (fitted, np.random.default_rng(0).choice(test, 150, replace=False))
     rows = [("brain-mri, held-out patients (5 folds)", len(flagged), flagged.mean())]
+    fitted, chosen = first
+    slices = [read_image(home.paths[i]) for i in chosen]
+    for name, change in RESIZED.items():
+        flags = fitted.flag(front.transform([change(image) for image in slices]))
+        rows.append((f"brain-mri, held-out patients (fold 0), {name}", len(flags), flags.mean()))
 
     check = DistributionCheck().fit(X["brain-mri"])
     for name in SOURCES[1:]:

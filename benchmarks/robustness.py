@@ -69,7 +69,7 @@ from braintumor_features.preprocessing import (
     benign_change,
 )
 
-from accuracy import grouped_predictions, two_source_parser, union
+from accuracy import grouped_predictions, two_source_parser, union, without_acquisition
 from cross_source import DATA, INVARIANT, SOURCES, FamilyByFamily
 
 VARIANTS = {
@@ -103,8 +103,8 @@ def grouped_accuracy(back, X, y, groups):
 
 
 def score_variant(params, data, other, groups, n_jobs):
-    pipe = make_pipeline(n_jobs=n_jobs, random_state=0).set_params(**params)
-    front, back = pipe[:-3], pipe[-3:]
+    pipe = without_acquisition(make_pipeline(n_jobs=n_jobs, random_state=0).set_params(**params))
+    front, back = pipe[:-3].set_output(transform="default"), pipe[-3:]
     features = front.fit_transform(data.paths)
     other_features = front.transform(other.paths)
     model = clone(back).fit(features, data.target)

@@ -11,7 +11,7 @@ from ._version import __version__
 #: Where each public name is defined: imported on first use (PEP 562), so that
 #: ``python -m braintumor_features --version`` does not load scikit-learn.
 _MODULES = {
-    **dict.fromkeys(["CNNFeatures", "GLCMFeatures", "HOGFeatures", "ImageFeatures",
+    **dict.fromkeys(["AcquisitionFeatures", "CNNFeatures", "GLCMFeatures", "HOGFeatures", "ImageFeatures",
                      "IntensityFeatures", "LBPFeatures", "RegionFeatures", "TumorMapFeatures"],
                     ".features"),
     **dict.fromkeys(["ImageSequence", "MaskedImage", "Outline", "with_masks"], ".images"),
@@ -36,6 +36,7 @@ def __dir__():
 
 
 __all__ = [
+    "AcquisitionFeatures",
     "CNNFeatures",
     "CLAHE",
     "CropHead",

@@ -144,16 +144,16 @@ def _naming(exc: Exception, name: str) -> Exception:
     return named if str(named) == message else RuntimeError(message)
 
 
-def _batch_rows(function, images: ImageSequence, n_features, on_error, offset):
+def _batch_rows(function, images: ImageSequence, n_features, on_error, offset, with_scale):
     rows = np.full((len(images), n_features), np.nan)
     skipped = []
     _keep_freed_memory()
     with _one_thread_per_worker():
         for index in range(len(images)):
             try:
-                image, mask = images.load(index)
-                with _sharing(image):
-                    rows[index] = function(image, mask)
+                loaded = images.load(index, with_scale=with_scale)
+                with _sharing(loaded[0]):
+                    rows[index] = function(*loaded)
             except Exception as exc:
                 if on_error == "raise":
                     named = _naming(exc, images.name(index))
@@ -173,7 +173,7 @@ def _in_worker():
     return getattr(backend, "nesting_level", 0) > 0
 
 
-def _compute(images, function, n_features, n_jobs, batch_size, on_error):
+def _compute(images, function, n_features, n_jobs, batch_size, on_error, with_scale):
     """Rows of ``images`` and the skipped ones (by position in ``images``), in batches."""
     n = len(images)
     # Inside another joblib worker (e.g. GridSearchCV(n_jobs=2)), the outer
@@ -183,10 +183,11 @@ def _compute(images, function, n_features, n_jobs, batch_size, on_error):
         batch_size = max(1, min(64, math.ceil(n / (16 * workers))))
     tasks = [(images[start : start + batch_size], start) for start in range(0, n, batch_size)]
     if workers == 1 or len(tasks) <= 1:
-        parts = [_batch_rows(function, batch, n_features, on_error, start) for batch, start in tasks]
+        parts = [_batch_rows(function, batch, n_features, on_error, start, with_scale)
+                 for batch, start in tasks]
     else:
         parts = Parallel(n_jobs=n_jobs)(
-            delayed(_batch_rows)(function, batch, n_features, on_error, start)
+            delayed(_batch_rows)(function, batch, n_features, on_error, start, with_scale)
             for batch, start in tasks
         )
     rows = np.vstack([part[0] for part in parts]) if parts else np.empty((0, n_features))
@@ -218,7 +219,7 @@ def _cached_rows(images, cache, signature, n_features, compute):
 
 def extract(
     images, function, *, n_features, n_jobs=None, batch_size=None, on_error="raise", cache=None,
-    signature=None,
+    signature=None, with_scale=False,
 ):
     """Apply ``function(image, mask) -> 1-D array`` to every image, in parallel.
 
@@ -249,6 +250,9 @@ def extract(
     signature : object
         What, besides the image and its preprocessing, determines a row (the
         extractor's class and parameters); required with ``cache``.
+    with_scale : bool, default=False
+        Call ``function(image, mask, scale)`` with the preprocessing's scale
+        (see :meth:`~braintumor_features.images.ImageSequence.load`).
 
     Returns
     -------
@@ -260,7 +264,7 @@ def extract(
     images = ImageSequence(images)
 
     def compute(subset):
-        return _compute(subset, function, n_features, n_jobs, batch_size, on_error)
+        return _compute(subset, function, n_features, n_jobs, batch_size, on_error, with_scale)
 
     if cache is None:
         rows, skipped = compute(images)

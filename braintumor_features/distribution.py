@@ -20,15 +20,10 @@ from collections import OrderedDict
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    OneToOneFeatureMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from .exceptions import OutOfDistributionWarning
 
@@ -41,6 +36,10 @@ _GROSS = 10.0
 #: How many of a row's largest absolute standardised values its extremes average.
 _EXTREMES = 10
 
+#: Acquisition values are flagged beyond the training range by more than this factor: a head
+#: spanning 10 % fewer pixels than every training head, or 10 % taller or wider in shape.
+_ACQUISITION_SLACK = 1.1
+
 
 #: Fitted states by the rows and parameters they were learnt from: a grid search over the
 #: classifier fits the check on each fold's same rows once per setting; the fit is computed
@@ -50,7 +49,7 @@ _FITTED = OrderedDict()
 _FITTED_KEPT = 16
 _FITTED_LOCK = threading.Lock()
 _LEARNT = ("center_", "scale_", "mean_", "components_", "explained_variance_",
-           "noise_variance_", "thresholds_", "n_training_outliers_")
+           "noise_variance_", "thresholds_", "n_training_outliers_", "acquisition_range_")
 
 
 def _top_eigenpairs(matrix, k, n_iter=5, oversample=10, start=None):
@@ -103,7 +102,7 @@ def _extremes(Z):
     return np.partition(np.abs(Z), Z.shape[1] - top, axis=1)[:, -top:].mean(axis=1)
 
 
-class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class DistributionCheck(TransformerMixin, BaseEstimator):
     """Flag feature rows far outside the training distribution; pass every row through.
 
     The training rows are standardised robustly (median and interquartile
@@ -119,6 +118,17 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     model of the other folds (``cv`` folds), times ``margin``; training rows
     far beyond all others are left out first. A row is flagged when either
     measure exceeds its threshold (:meth:`score_samples` above 1).
+
+    Columns that describe how the image was acquired rather than what it
+    shows (``acquisition``: those of
+    :class:`~braintumor_features.features.AcquisitionFeatures`, which
+    :func:`~braintumor_features.make_pipeline` computes for this step) are
+    checked against the range of the training images and not passed on, so
+    the classifier after this step cannot learn them: a row is also flagged
+    when its head spans 10% fewer of the file's pixels than every training
+    image's (a slice brought down to 128 px when the training heads spanned
+    at least 137 px) or has a shape 10% beyond theirs (a slice stretched to
+    700 x 100).
 
     Parameters
     ----------
@@ -144,6 +154,11 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         one product of these rows with themselves (the Gram matrix), so a
         fit costs a few milliseconds on hundreds of rows, not six SVDs (a
         grid search fits the check once per fold and setting).
+    acquisition : str or None, default="acquisition\\_"
+        Columns whose names (of a DataFrame given to ``fit``) start with
+        this are acquisition columns: checked against the training range
+        (:attr:`acquisition_range_`) and dropped from the output. None:
+        every column is a feature.
 
     Attributes
     ----------
@@ -165,8 +180,13 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Training rows left out of the model and the threshold: their held-out
         distance or extremes were more than ten times the median (a corrupt
         or foreign image among the training images).
+    acquisition_range_ : ndarray of shape (2, n_acquisition_columns)
+        Lowest and highest value of each acquisition column among the
+        training rows (the gross outliers left out).
     n_features_in_ : int
         Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Names of those columns, when ``fit`` was given a DataFrame.
 
     Examples
     --------
@@ -189,16 +209,25 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "warn": ["boolean"],
         "max_samples": [Interval(Integral, 3, None, closed="left")],
+        "acquisition": [str, None],
     }
 
     def __init__(self, n_components=20, quantile=0.995, margin=1.5, cv=5, warn=True,
-                 max_samples=4000):
+                 max_samples=4000, acquisition="acquisition_"):
         self.n_components = n_components
         self.quantile = quantile
         self.margin = margin
         self.cv = cv
         self.warn = warn
         self.max_samples = max_samples
+        self.acquisition = acquisition
+
+    def _acquired(self):
+        """Which columns are acquisition columns (boolean, one per input column)."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is None or self.acquisition is None:
+            return np.zeros(self.n_features_in_, bool)
+        return np.char.startswith(names.astype(str), self.acquisition)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -232,7 +261,10 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if known is not None:
             self.__dict__.update(known)
             return self
-        self._fit_rows(X)
+        acquired = self._acquired()
+        inliers = self._fit_rows(X[:, ~acquired])
+        values = X[inliers][:, acquired]
+        self.acquisition_range_ = np.vstack([values.min(axis=0), values.max(axis=0)])
         learnt = {name: getattr(self, name) for name in _LEARNT}
         for value in learnt.values():  # shared with the next fit on these rows: unchangeable
             if isinstance(value, np.ndarray):
@@ -246,11 +278,12 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _key(self, X):
         """The rows' bytes and shape and the parameters a fit depends on, hashed."""
         digest = hashlib.blake2b(np.ascontiguousarray(X).tobytes(), digest_size=20)
-        parameters = (self.n_components, self.quantile, self.margin, self.cv)
+        parameters = (self.n_components, self.quantile, self.margin, self.cv,
+                      tuple(np.flatnonzero(self._acquired())))
         return digest.hexdigest(), X.shape, parameters
 
     def _fit_rows(self, X):
-        """Fit on the finite (sampled) rows."""
+        """Fit on the finite (sampled) rows; returns which of them are inliers."""
         q25, self.center_, q75 = _quartiles(X)
         self.scale_ = np.where(q75 > q25, q75 - q25, 1.0)
         Z = (X - self.center_) / self.scale_
@@ -298,6 +331,7 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.thresholds_ = np.maximum(
             self.margin * np.quantile(held_out[inliers], self.quantile, axis=0), 1e-9)
         self.n_training_outliers_ = int((~inliers).sum())
+        return inliers
 
     def _spectrum(self, inner, n, d, start=None):
         """Top eigenvalues and eigenvectors of a scatter matrix of ``n`` rows of ``d``
@@ -360,6 +394,8 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             state.update(mean_=pca.mean_, components_=pca.components_,
                          explained_variance_=pca.explained_variance_,
                          noise_variance_=float(pca.noise_variance_))
+        if "thresholds_" in state and "acquisition_range_" not in state:  # fitted before them
+            state.update(acquisition=None, acquisition_range_=np.empty((2, 0)))
         super().__setstate__(state)
 
     def score_samples(self, X):
@@ -386,9 +422,19 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         scores = np.full(len(X), np.nan)
         finite = np.isfinite(X).all(axis=1)
         if finite.any():
-            Z = (X[finite] - self.center_) / self.scale_
-            scores[finite] = (self._measures(Z) / self.thresholds_).max(axis=1)
+            acquired = self._acquired()
+            Z = (X[finite][:, ~acquired] - self.center_) / self.scale_
+            scores[finite] = np.maximum((self._measures(Z) / self.thresholds_).max(axis=1),
+                                        self._acquisition_scores(X[finite][:, acquired]))
         return scores
+
+    def _acquisition_scores(self, values):
+        """How far a row's acquisition values (logarithms) lie outside the training range:
+        the factor by which its head has fewer pixels, or a taller or wider shape, than
+        every training image's, over the slack (above 1 is flagged); 0 inside the range."""
+        low, high = self.acquisition_range_
+        outside = np.maximum(np.maximum(low - values, values - high), 0).max(axis=1, initial=0)
+        return np.where(outside > 0, np.exp(outside) / _ACQUISITION_SLACK, 0.0)
 
     def flag(self, X):
         """Whether each row lies outside the training distribution.
@@ -406,7 +452,8 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self.score_samples(X) > 1  # NaN > 1 is False
 
     def transform(self, X):
-        """Return the rows unchanged (as an array); warn when some of them are flagged.
+        """Return the rows unchanged (without acquisition columns); warn when some of them
+        are flagged.
 
         Parameters
         ----------
@@ -414,7 +461,7 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
+        ndarray of shape (n_samples, n_features_out)
         """
         check_is_fitted(self)
         X = self._validated(X)
@@ -428,7 +475,7 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 OutOfDistributionWarning,
                 stacklevel=2,
             )
-        return X
+        return X[:, ~self._acquired()]
 
     def fit_transform(self, X, y=None):
         """Fit, and return the rows unchanged without warning (training rows are in range).
@@ -440,9 +487,23 @@ class DistributionCheck(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
+        ndarray of shape (n_samples, n_features_out)
         """
-        return self.fit(X, y)._validated(X)
+        return self.fit(X, y)._validated(X)[:, ~self._acquired()]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns passed on: the input's, less the acquisition columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self)
+        return _check_feature_names_in(self, input_features)[~self._acquired()]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -202,12 +202,20 @@ class ImageSequence(Sequence):
         item = self.items[index]
         return _describe(item.image if isinstance(item, MaskedImage) else item, self.positions[index])
 
-    def load(self, index: int):
-        """Compute image ``index`` as ``(image, mask)`` through the whole chain."""
+    def load(self, index: int, *, with_scale=False):
+        """Compute image ``index`` as ``(image, mask)`` through the whole chain.
+
+        With ``with_scale``, ``(image, mask, scale)``: ``scale`` is the
+        (rows, columns) pixels of the result per pixel of the source image,
+        the product of the steps' ``_scale`` (1 where no step resamples).
+        """
         image, mask = load_item(self.items[index], self.positions[index])
+        scale = np.ones(2)
         for step in self.steps:
+            if with_scale:
+                scale *= step._scale(image.shape)
             image, mask = step._apply(image, mask)
-        return image, mask
+        return (image, mask, tuple(scale)) if with_scale else (image, mask)
 
     def records(self):
         """Iterate over ``(image, mask)`` pairs, computing each in turn."""

@@ -10,6 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from .classifiers import CNNClassifier, SVMClassifier
 from .distribution import DistributionCheck
 from .features import (
+    AcquisitionFeatures,
     CNNFeatures,
     FeatureExtractor,
     GLCMFeatures,
@@ -180,7 +181,13 @@ def make_pipeline(
         the rows through and warns with an
         :class:`~braintumor_features.exceptions.OutOfDistributionWarning`
         about images unlike every training image (blank, tiny, noise, not a
-        brain); ``pipe.named_steps["check"].flag(rows)`` tells which.
+        brain, given at fewer pixels or another shape than every training
+        slice); ``pipe.named_steps["check"].flag(rows)`` tells which. The
+        ``features`` step ends with two
+        :class:`~braintumor_features.features.AcquisitionFeatures` columns
+        for the check, which it drops: the classifier never sees them (a
+        pipeline without the check must leave out that family too:
+        ``features__families=pipe["features"].families[:-1]``).
         The ``features``, ``check`` and ``scale`` steps give
         :class:`pandas.DataFrame` rows whose columns are the features' names
         (``pipe[:-1].transform(images)``), so the classifier and
@@ -216,9 +223,11 @@ def make_pipeline(
     # The rows travel as DataFrames with the features' names, so every step after the
     # features learns them: set_output(transform="pandas") on the fitted pipeline then
     # names the columns (not x0, x1, ...) and predicts without feature-name warnings.
+    # The acquisition columns (how many of the file's pixels span the head, its shape) are
+    # for the check alone, which drops them: the classifier cannot learn the file's size.
+    families = [*_families(features, random_state), ("acquisition", AcquisitionFeatures())]
     tables = [
-        ("features", ImageFeatures(_families(features, random_state), n_jobs=n_jobs,
-                                   cache=memory)),
+        ("features", ImageFeatures(families, n_jobs=n_jobs, cache=memory)),
         ("check", DistributionCheck()),
         ("scale", StandardScaler()),
     ]

@@ -9,6 +9,7 @@ import importlib.util
 
 from braintumor_features import (
     CLAHE,
+    AcquisitionFeatures,
     CNNFeatures,
     CropHead,
     Denoise,
@@ -44,6 +45,7 @@ PREPROCESSING = [
 ]
 
 FEATURES = [
+    AcquisitionFeatures(),
     GLCMFeatures(distances=[1, 2], levels=16),
     GLCMFeatures(distances=[1], levels=8, average_angles=False, region="image"),
     LBPFeatures(radii=[1, 2], grid=(1, 2)),

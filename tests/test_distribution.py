@@ -61,10 +61,15 @@ def test_images_like_the_training_images_are_not_flagged(fitted):
 
 def test_the_check_changes_no_prediction(fitted):
     pipe, held_out = fitted
-    unchecked = make_pipeline(image_size=96, random_state=0).set_params(check="passthrough")
+    unchecked = make_pipeline(image_size=96, random_state=0)
+    # without the check, and without the acquisition columns that only the check reads
+    families = unchecked.named_steps["features"].families
+    assert families[-1][0] == "acquisition"
+    unchecked.set_params(check="passthrough", features__families=families[:-1])
     demo = make_demo(n_samples=200, image_size=96, random_state=0)
     unchecked.fit(demo.images[:160], demo.target[:160])
-    np.testing.assert_array_equal(unchecked.predict_proba(held_out), pipe.predict_proba(held_out))
+    np.testing.assert_allclose(unchecked.predict_proba(held_out), pipe.predict_proba(held_out),
+                               rtol=1e-12, atol=1e-15)  # (the dropped columns' copy: last bits)
 
 
 def test_fitting_does_not_warn_and_rows_pass_through_unchanged():
@@ -104,9 +109,12 @@ def test_too_few_rows_and_bad_parameters_are_named():
 
 
 def test_feature_names_pass_through(fitted):
-    pipe, _ = fitted
+    pipe, held_out = fitted
     names = pipe.named_steps["features"].get_feature_names_out()
-    np.testing.assert_array_equal(pipe.named_steps["check"].get_feature_names_out(names), names)
+    assert names[-2:].tolist() == ["acquisition_head_pixels", "acquisition_head_aspect"]
+    np.testing.assert_array_equal(pipe.named_steps["check"].get_feature_names_out(names),
+                                  names[:-2])
+    np.testing.assert_array_equal(pipe[:-1].transform(held_out[:2]).columns, names[:-2])
 
 
 @parametrize_with_checks([DistributionCheck(n_components=2)])
@@ -155,3 +163,54 @@ def test_a_sample_of_many_rows_is_learnt_from():
     assert check.components_.shape == (3, 6)
     assert not check.flag(rng.normal(size=(50, 6))).mean() > 0.1
     assert check.flag(np.full((1, 6), 30.0)).all()
+
+
+def test_acquisition_columns_are_checked_against_the_training_range_and_dropped():
+    """Named acquisition columns: flagged outside their training range (10% slack), never
+    passed on; unnamed rows have none."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(rng.normal(size=(100, 4)), columns=["a", "b", "c", "d"])
+    rows["acquisition_head_pixels"] = np.log(rng.uniform(140, 256, 100))
+    check = DistributionCheck().fit(rows)
+    np.testing.assert_allclose(np.exp(check.acquisition_range_[:, 0]),
+                               np.exp(rows["acquisition_head_pixels"]).agg(["min", "max"]))
+    assert check.get_feature_names_out().tolist() == ["a", "b", "c", "d"]
+    new = rows.iloc[:3].copy()
+    low = np.exp(check.acquisition_range_[0, 0])
+    new["acquisition_head_pixels"] = np.log([low / 1.05, low / 1.2, 200.0])
+    assert check.flag(new).tolist() == [False, True, False]
+    with pytest.warns(OutOfDistributionWarning, match="1 of 3"):
+        passed = check.transform(new)
+    np.testing.assert_array_equal(passed, new[["a", "b", "c", "d"]].to_numpy())
+    assert DistributionCheck(acquisition=None).fit(rows).get_feature_names_out().size == 5
+
+
+def test_slices_resized_to_another_resolution_or_shape_are_flagged(brain_mri):
+    """Issue 29, item 2: a slice resized to 700 x 100, 100 x 700, 40 x 40 or 128 x 128 was
+    answered unflagged (the 128 px one changed class); the check now reads how many of the
+    file's pixels span the head, and its shape."""
+    import csv
+
+    from braintumor_features.io import read_image
+
+    with open(brain_mri / "metadata.csv", newline="") as file:
+        table = list(csv.DictReader(file))
+    chosen = np.linspace(0, len(table) - 2, 80).astype(int)
+    train = [str(brain_mri / table[i]["file"]) for i in chosen]
+    pipe = make_pipeline(random_state=0).fit(train, [table[i]["label"] for i in chosen])
+    check = pipe.named_steps["check"]
+    tumours = [read_image(brain_mri / table[i + 1]["file"]) for i in chosen[::10]
+               if table[i + 1]["label"] != "no_tumor"][:3]
+    assert tumours and all(image.shape[0] >= 500 for image in tumours)
+    shapes = {"700x100": (100, 700), "100x700": (700, 100), "40x40": (40, 40),
+              "128x128": (128, 128)}
+    changed = [cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+               for image in tumours for size in shapes.values()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDistributionWarning)
+        assert check.flag(pipe[:-3].transform(changed)).all()
+        acquisition = pipe[:-3].transform(tumours).filter(like="acquisition_").to_numpy()
+    low, high = check.acquisition_range_
+    assert ((acquisition >= low) & (acquisition <= high)).all()  # the slices as given are in

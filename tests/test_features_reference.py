@@ -319,3 +319,26 @@ def test_joint_counts_of_opencv_and_of_bincount_agree(rng, monkeypatch, bins):
     by_bincount = _joint.joint_counts(first, second, bins, mask)
     np.testing.assert_array_equal(by_opencv, expected)
     np.testing.assert_array_equal(by_bincount, expected)
+
+
+def test_acquisition_features_equal_the_head_crop_in_the_files_pixels(brain_mri):
+    """AcquisitionFeatures through the default preprocessing against the head's box cut by
+    CropHead from the file (before any resampling), on real slices and the same slices at a
+    quarter of their size: the head's pixels (at most the canonical image's) and aspect."""
+    import cv2
+
+    from braintumor_features import make_pipeline
+    from braintumor_features.features import AcquisitionFeatures
+    from braintumor_features.preprocessing import CropHead
+
+    files = sorted(brain_mri.glob("*/*.jpg"))[::400][:6]
+    images = [read_image(path) for path in files]
+    images += [cv2.resize(image, (image.shape[1] // 4, image.shape[0] // 4),
+                          interpolation=cv2.INTER_AREA) for image in images]
+    canonical = make_pipeline()[:5].fit_transform(images)  # up to the features
+    found = np.exp(AcquisitionFeatures().fit_transform(canonical))
+    for image, (pixels, aspect) in zip(images, found):
+        height, width = CropHead(margin=0).fit_transform([image])[0].shape
+        scale = 256 / max(height, width) / (1 + 2 * CropHead().margin)  # keep_aspect Resize
+        assert pixels == pytest.approx(np.sqrt(height * width) * min(scale, 1), rel=0.06)
+        assert aspect == pytest.approx(height / width, rel=0.06)

@@ -63,7 +63,8 @@ def test_lists_split_by_train_test_split(demo):
 
 def test_features_accept_names_pairs_and_a_custom_classifier():
     pipe = make_pipeline(ExtraTreesClassifier(), features=["lbp", ("g", GLCMFeatures(levels=8))])
-    assert [name for name, _ in pipe.named_steps["features"].families] == ["lbp", "g"]
+    assert [name for name, _ in pipe.named_steps["features"].families] == ["lbp", "g",
+                                                                           "acquisition"]
     assert isinstance(pipe.named_steps["classifier"], ExtraTreesClassifier)
 
 

@@ -334,17 +334,19 @@ def _write_table(table, path):
 
 def _extract(args, console):
     data = _load_data(args.data_dir, console, min_classes=1)
-    front, _ = _split(_pipeline(args), "make_pipeline")
+    front, back = _split(_pipeline(args), "make_pipeline")
     front.fit(data.paths)
     rows, skipped = extract_features(front, data.paths, console)
     _report_skipped(skipped, len(rows), console)
     good = _good_rows(rows)
     _require_some(good, _where(args.data_dir))
-    names = front.steps[-1][1].get_feature_names_out()
+    # the features a classifier learns from: not the acquisition columns, which only the
+    # model's distribution check reads (a table of them would teach the file's size)
+    names = rows.columns[~rows.columns.str.startswith(back.named_steps["check"].acquisition)]
     columns = ["file", "label", "subject"] + (["source"] if len(args.data_dir) > 1 else [])
     table = pd.concat(
         [data.frame.loc[good, columns].reset_index(drop=True),
-         pd.DataFrame(rows[good], columns=names)], axis=1)
+         rows.loc[good, names].reset_index(drop=True)], axis=1)
     _write_table(table, args.output)
     console.note(f"wrote {args.output} ({len(table)} images x {len(names)} features)")
     return _exit_code(args, skipped)

@@ -24,6 +24,14 @@ def _split_at_features(pipeline):
     )
 
 
+def _reaching(model, names):
+    """Which of the extractor's columns reach the classifier: all but those a step before
+    it drops (make_pipeline's check drops its acquisition columns)."""
+    steps = model[:-1] if len(model) > 1 else None
+    return np.ones(len(names), bool) if steps is None else np.isin(
+        names, steps.get_feature_names_out(names))
+
+
 def _tree_importances(classifier, n_features):
     """Each tree's ``feature_importances_``, one row per tree that splits at least once."""
     trees = [tree for tree in np.ravel(getattr(classifier, "estimators_", []))
@@ -123,12 +131,14 @@ def feature_importance(pipeline, X, y, *, method="permutation", by="feature", n_
         raise ValueError(f"method must be 'permutation' or 'impurity', got {method!r}")
     features, model = _split_at_features(pipeline)
     extractor = features[-1]
-    families = np.asarray(extractor._column_families(), dtype=object)
+    every_name = np.asarray(extractor.get_feature_names_out(), dtype=object)
+    seen = _reaching(model, every_name)
+    families = np.asarray(extractor._column_families(), dtype=object)[seen]
     if by == "feature":
-        names, groups = extractor.get_feature_names_out(), None
+        names, groups = every_name[seen], None
     else:
         names = list(dict.fromkeys(families))  # in the pipeline's order
-        groups = [np.flatnonzero(families == name) for name in names]
+        groups = [np.flatnonzero(families == name) for name in names]  # among the seen columns
 
     if method == "impurity":
         classifier = model[-1]
@@ -147,14 +157,15 @@ def feature_importance(pipeline, X, y, *, method="permutation", by="feature", n_
         result = permutation_importance(model, features.transform(X), np.asarray(y),
                                         n_repeats=n_repeats, n_jobs=n_jobs,
                                         random_state=random_state)
-        importance, std = result.importances_mean, result.importances_std
+        importance, std = result.importances_mean[seen], result.importances_std[seen]
     else:
         matrix, y = features.transform(X), np.asarray(y)
         baseline = model.score(matrix, y)
         seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max,
                                                          size=len(groups))
         drops = np.array(Parallel(n_jobs=n_jobs)(
-            delayed(_permuted_drops)(model, matrix, y, columns, n_repeats, seed, baseline)
+            delayed(_permuted_drops)(model, matrix, y, np.flatnonzero(seen)[columns], n_repeats,
+                                     seed, baseline)
             for columns, seed in zip(groups, seeds)))
         importance, std = drops.mean(axis=1), drops.std(axis=1)
 

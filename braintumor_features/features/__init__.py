@@ -8,6 +8,7 @@ parallel pass.
 from .._cache import FeatureCache
 from ..exceptions import SkippedImagesWarning
 from ._base import FeatureExtractor
+from .acquisition import AcquisitionFeatures
 from .cnn import CNNFeatures
 from .combined import ImageFeatures
 from .glcm import GLCMFeatures
@@ -18,6 +19,7 @@ from .region import RegionFeatures
 from .tumor_map import TumorMapFeatures
 
 __all__ = [
+    "AcquisitionFeatures",
     "CNNFeatures",
     "FeatureCache",
     "FeatureExtractor",

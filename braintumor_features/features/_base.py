@@ -132,6 +132,7 @@ class FeatureExtractor(ImageTransformer):
             X, self._features, n_features=len(self._feature_names()), n_jobs=self.n_jobs,
             batch_size=self.batch_size, on_error=self.on_error, cache=cache,
             signature=None if cache is None else self._cache_signature(),
+            with_scale=self._uses_scale(),
         )
         return rows
 
@@ -163,6 +164,11 @@ class FeatureExtractor(ImageTransformer):
     def _column_families(self):
         """The feature family of each output column (by default the name's prefix)."""
         return [str(name).split("_", 1)[0] for name in self._feature_names()]
+
+    def _uses_scale(self):
+        """Whether ``_features`` takes a third argument, the preprocessing's scale (the
+        canonical image's pixels per pixel of the file, rows and columns)."""
+        return False
 
     def _features(self, image, mask):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -188,8 +188,13 @@ class ImageFeatures(_BaseComposition, FeatureExtractor):
         self._is_fitted = True
         return np.hstack([parts[name] for name, _ in self.families])
 
-    def _features(self, image, mask):
-        return np.concatenate([family._features(image, mask) for _, family in self._in_use()])
+    def _uses_scale(self):
+        return any(family._uses_scale() for _, family in self.families)
+
+    def _features(self, image, mask, scale=None):
+        return np.concatenate([
+            family._features(image, mask, scale) if family._uses_scale()
+            else family._features(image, mask) for _, family in self._in_use()])
 
     def _feature_names(self):
         names = [name for _, family in self.families for name in family._feature_names()]

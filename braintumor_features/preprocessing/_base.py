@@ -95,6 +95,17 @@ class ImageStep(ImageTransformer, auto_wrap_output_keys=None):
         """
         return np.eye(3)
 
+    def _scale(self, shape):
+        """Output pixels per input pixel, (rows, columns), for an input of ``shape``.
+
+        Steps that resample override it (:class:`Resize`): the product along
+        a chain tells how many of the file's pixels one pixel of the
+        canonical image stands for (see
+        :class:`~braintumor_features.features.AcquisitionFeatures`).
+        Computed from the shape alone, with no pixel work.
+        """
+        return 1.0, 1.0
+
     def _apply(self, image, mask):  # pragma: no cover - abstract
         """Process one image (and its mask, or None)."""
         raise NotImplementedError

@@ -137,9 +137,13 @@ class Resize(ImageStep):
             inner = (height, width)
         return inner, ((height - inner[0]) // 2, (width - inner[1]) // 2)
 
+    def _scale(self, shape):
+        inner, _ = self._layout(shape)
+        return inner[0] / shape[0], inner[1] / shape[1]
+
     def _coordinate_map(self, image):
-        (inner_h, inner_w), (top, left) = self._layout(image.shape)
-        scale_x, scale_y = inner_w / image.shape[1], inner_h / image.shape[0]
+        _, (top, left) = self._layout(image.shape)
+        scale_y, scale_x = self._scale(image.shape)
         # OpenCV's resize aligns pixel centres: x' + 0.5 = (x + 0.5) * scale.
         return np.array([[scale_x, 0, 0.5 * scale_x - 0.5 + left],
                          [0, scale_y, 0.5 * scale_y - 0.5 + top], [0, 0, 1]])
