@@ -87,10 +87,10 @@ def main(argv=None):
         extraction_times.append(seconds)
         floor_times.append(  # pipe[split] is the check, which fits no classifier
             timed(lambda: GridSearchCV(pipe[split + 1:], GRID, cv=folds).fit(matrix, target))[1])
-        train = next(folds.split(matrix, target))[0]
-        check = np.median([timed(lambda: _cold(clone(pipe[split])).fit(matrix[train]))[1]
+        train = next(folds.split(matrix, target))[0]  # positions: matrix is a DataFrame
+        check = np.median([timed(lambda: _cold(clone(pipe[split])).fit(matrix.iloc[train]))[1]
                            for _ in range(5)])
-        classifier = np.median([timed(lambda: clone(pipe[split + 1:]).fit(matrix[train],
+        classifier = np.median([timed(lambda: clone(pipe[split + 1:]).fit(matrix.iloc[train],
                                                                           target[train]))[1]
                                 for _ in range(5)])
         shares.append(check / classifier)
