@@ -96,6 +96,16 @@ def test_steps_capture_their_parameters_at_transform_time():
     assert out[0].shape == (16, 16)
 
 
+def test_steps_chain_a_copy_without_the_meta_estimators_context():
+    # scikit-learn gives a step fitted inside a pipeline or search its parent's callback
+    # context; a deep copy of it per transform copied the search's whole task tree
+    step = Resize(size=16).fit([_head()])
+    step._parent_callback_ctx = object()
+    chained = step.transform([_head()]).steps[-1]
+    assert chained is not step and not hasattr(chained, "_parent_callback_ctx")
+    assert chained.get_params() == step.get_params() and chained._is_fitted
+
+
 def test_denoise_methods_reduce_noise():
     rng = np.random.default_rng(0)
     clean = np.full((64, 64), 120, np.uint8)

@@ -11,6 +11,11 @@ from ..images import ImageSequence
 
 __all__ = ["ImageStep"]
 
+#: The attribute scikit-learn gives an estimator while a meta-estimator (a pipeline in a
+#: grid search) fits it: the meta-estimator's callback context, whose task tree grows with
+#: the search. It is no part of the step and stays out of the step's copies.
+_PARENT_CONTEXT = "_parent_callback_ctx"
+
 
 class ImageStep(ImageTransformer, auto_wrap_output_keys=None):
     """Base class of the preprocessing steps.
@@ -48,7 +53,22 @@ class ImageStep(ImageTransformer, auto_wrap_output_keys=None):
         ImageSequence
             The images, computed when accessed.
         """
-        return ImageSequence(X).then(copy.deepcopy(self))
+        return ImageSequence(X).then(self._copy())
+
+    def _copy(self):
+        """A deep copy of this step, its parameters and what it learned, for a chain.
+
+        Returns
+        -------
+        ImageStep
+            The copy, without the callback context a meta-estimator attached
+            while fitting this step: in a grid search a deep copy of it copied
+            the search's whole task tree, about 10 ms per step and transform.
+        """
+        state = {name: value for name, value in vars(self).items() if name != _PARENT_CONTEXT}
+        step = object.__new__(type(self))
+        step.__dict__.update(copy.deepcopy(state))
+        return step
 
     def get_feature_names_out(self, input_features=None):
         """Pass feature names through: images have none.
