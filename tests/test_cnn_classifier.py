@@ -288,3 +288,20 @@ def test_an_interrupted_save_leaves_the_previous_file(fitted, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         persistence.save_model(model, path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.joblib"]
+
+
+def test_early_stopping_ends_the_fit_with_the_best_epoch(images, monkeypatch):
+    """skorch's EarlyStopping stops by raising KeyboardInterrupt; the fit called skorch's
+    steps (to let a user's Ctrl-C through) and crashed when the validation loss stopped
+    improving. Here the loss improves at the first epoch only: patience 1 stops at the
+    second, and the model is fitted."""
+    _torch()
+    from skorch.callbacks import EarlyStopping
+
+    X, y, _ = images  # (every image its own subject: enough of them for the split)
+    improved = iter([True])
+    monkeypatch.setattr(EarlyStopping, "_is_score_improved",
+                        lambda self, score: next(improved, False))
+    model = CNNClassifier(**{**TINY, "max_epochs": 4}, patience=1).fit(X, y)
+    assert model.n_epochs_ == 2
+    assert model.predict_proba(X[:2]).shape == (2, len(model.classes_))

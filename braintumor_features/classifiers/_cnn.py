@@ -140,6 +140,10 @@ class _TrainedPart:
         return Trained()
 
 
+class _EarlyStop(Exception):
+    """Training ends early: the validation loss stopped improving."""
+
+
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """EfficientNet-Lite fine-tuned on canonical images (the pipeline's third model).
 
@@ -439,7 +443,10 @@ default="efficientnet_lite0"
             rows = np.arange(len(codes))
             net.initialize()
             net.notify("on_train_begin", X=rows, y=codes)
-            net.fit_loop(rows, codes)
+            try:
+                net.fit_loop(rows, codes)
+            except _EarlyStop:
+                pass  # the best epoch's network is loaded back by on_train_end
             net.notify("on_train_end", X=rows, y=codes)
             self._export(torch, net.module_)
         finally:
@@ -452,6 +459,18 @@ default="efficientnet_lite0"
 
     def _skorch(self, torch, skorch, module, maps, codes, train, valid, classes, rng):
         from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler, ProgressBar
+
+        class Stopping(EarlyStopping):
+            """skorch's early stopping, which stops by raising KeyboardInterrupt: here it
+            raises :class:`_EarlyStop`, so that a user's Ctrl-C still interrupts."""
+
+            def on_epoch_end(self, net, **kwargs):
+                try:
+                    super().on_epoch_end(net, **kwargs)
+                except KeyboardInterrupt:
+                    if self.misses_ != self.patience:  # a Ctrl-C, not the stop
+                        raise
+                    raise _EarlyStop from None
 
         class Views(torch.utils.data.Dataset):
             """Rows of ``maps``: in training a random view of each image, else the image."""
@@ -480,7 +499,7 @@ default="efficientnet_lite0"
             callbacks.append(("valid_acc", EpochScoring(
                 _accuracy, name="valid_acc", lower_is_better=False, on_train=False)))
             if self.patience is not None:
-                callbacks.append(("stop", EarlyStopping(patience=self.patience, load_best=True)))
+                callbacks.append(("stop", Stopping(patience=self.patience, load_best=True)))
         if self.verbose and self.verbose > 1 and sys.stderr.isatty():
             callbacks.append(("progress", ProgressBar()))
         quiet = {} if self.verbose else {"callbacks__print_log": None}
