@@ -2,6 +2,7 @@
 ONNX Runtime to predict). A tiny configuration (64-pixel images and network input,
 one epoch) keeps each fit to seconds."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -226,8 +227,20 @@ def test_command_line_trains_the_network(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as usage:  # a usage error, before any work
         main([*argv, "--classifier", "cnn", "--features", "glcm", "--force"])
     assert usage.value.code == 2 and "leave out --features" in capsys.readouterr().err
-    assert main(["predict", str(model), str(tmp_path / "data")]) == 1
-    assert "predicts from Python" in capsys.readouterr().err
+    # predict takes a network model too: the same classes as from Python, one unreadable
+    # file skipped and named, the others answered; evaluate says how to score it
+    (tmp_path / "data" / "glioma" / "broken.png").write_bytes(b"not a png")
+    files = sorted(str(p) for p in (tmp_path / "data").rglob("*.png"))
+    assert main(["predict", str(model), *files, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    records = json.loads(captured.out)
+    readable = [r for r in records if r["error"] is None]
+    assert len(readable) == len(files) - 1 and "broken.png" in captured.err
+    assert [r["class"] for r in readable] == load_model(model).predict(
+        [r["file"] for r in readable]).astype(str).tolist()
+    assert all(r["out_of_distribution"] is None for r in records)
+    assert main(["evaluate", str(model), str(tmp_path / "data")]) == 1
+    assert "scored from Python" in capsys.readouterr().err
 
 
 def test_training_transform_is_seeded_and_stays_in_range():

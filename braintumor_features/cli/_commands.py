@@ -19,6 +19,7 @@ from ..images import with_masks
 from ..persistence import image_digests, load_model, model_metadata, save_model
 from ..pipeline import make_pipeline
 from ._console import (
+    CHUNK,
     CommandError,
     _check_classes,
     _check_folds,
@@ -27,6 +28,7 @@ from ._console import (
     _cross_validate,
     _exit_code,
     _good_rows,
+    _is_network,
     _join_duplicates,
     _listing,
     _load_data,
@@ -273,20 +275,50 @@ def _collect_files(inputs):
     return [str(f) for f in files]
 
 
-def _predictions_frame(files, rows, skipped, back):
+def _feature_predictions(rows, back):
+    """Which rows could be read, their classes, probabilities (or None) and flags (or None)
+    from the model after its feature step."""
     good = _good_rows(rows)
-    classes = [str(c) for c in back.classes_]
-    frame = pd.DataFrame({"file": files, "class": pd.Series([None] * len(files), dtype=object)})
+    if not good.any():
+        return good, [], None, None
     with _check_quiet():  # the caller names the flagged files once
-        if good.any():
-            frame.loc[good, "class"] = back.predict(rows[good]).astype(str)
-            if hasattr(back, "predict_proba"):
-                frame.loc[good, classes] = back.predict_proba(rows[good])
+        proba = back.predict_proba(rows[good]) if hasattr(back, "predict_proba") else None
+        return good, back.predict(rows[good]), proba, _out_of_distribution(back, rows[good])
+
+
+def _network_predictions(model, files, console):
+    """The same from a network model (``make_pipeline("cnn")``: image steps, then the
+    network), chunk by chunk; a file that cannot be read or processed is skipped."""
+    steps, network = model[:-1], model[-1]
+    good, images, skipped = np.zeros(len(files), bool), [], []
+    with console.progress(len(files), "predict") as bar:
+        for start in range(0, len(files), CHUNK):
+            chunk = steps.transform(files[start : start + CHUNK])
+            for index in range(len(chunk)):
+                try:
+                    images.append(chunk[index])
+                    good[start + index] = True
+                except Exception as exc:  # one unreadable file loses no other
+                    skipped.append({"index": start + index, "image": files[start + index],
+                                    "reason": f"{files[start + index]}: "
+                                              f"{type(exc).__name__}: {exc}"})
+            bar.update(len(chunk))
+    proba = network.predict_proba(images) if images else None
+    predicted = network.classes_[proba.argmax(axis=1)] if images else []
+    return good, predicted, proba, None, skipped
+
+
+def _predictions_frame(files, classes, good, predicted, proba, flags, skipped):
+    frame = pd.DataFrame({"file": files, "class": pd.Series([None] * len(files), dtype=object)})
+    if good.any():
+        frame.loc[good, "class"] = np.asarray(predicted).astype(str)
+        if proba is not None:
+            frame.loc[good, classes] = proba
     # The model's DistributionCheck (make_pipeline's "check" step) tells which images lie
     # outside what it was trained on; their predictions are given, but flagged. An image
-    # that could not be read has no flag (empty, null), as it has no class.
+    # that could not be read has no flag (empty, null), as it has no class; a model without
+    # a check (a network) flags none (empty, null).
     frame["out_of_distribution"] = pd.Series([None] * len(files), dtype=object)
-    flags = _out_of_distribution(back, rows[good]) if good.any() else None
     if flags is not None:
         frame.loc[good, "out_of_distribution"] = pd.Series(flags.tolist(), dtype=object,
                                                            index=frame.index[good])
@@ -299,15 +331,19 @@ def _predictions_frame(files, rows, skipped, back):
 def _predict(args, console):
     files = _collect_files(args.inputs)
     model = _load(args, console)
-    front, back = _split(model, args.model)
-    rows, skipped = extract_features(front, files, console, description="predict")
+    if _is_network(model):
+        good, predicted, proba, flags, skipped = _network_predictions(model, files, console)
+    else:
+        front, back = _split(model, args.model)
+        rows, skipped = extract_features(front, files, console, description="predict")
+        good, predicted, proba, flags = _feature_predictions(rows, back)
     _report_skipped(skipped, len(files), console)
-    _require_some(_good_rows(rows), _where(args.inputs))
-    frame = _predictions_frame(files, rows, skipped, back)
+    _require_some(good, _where(args.inputs))
+    classes = [str(c) for c in model.classes_] if proba is not None else []
+    frame = _predictions_frame(files, classes, good, predicted, proba, flags, skipped)
     flagged = frame["out_of_distribution"].eq(True).to_numpy()
     _warn_out_of_distribution(flagged, files, console)
     if args.format == "json":
-        classes = [str(c) for c in back.classes_] if hasattr(back, "predict_proba") else []
         records = [{"file": r["file"], "class": r["class"],
                     "probabilities": None if r["error"] else {c: float(r[c]) for c in classes},
                     "out_of_distribution": (None if r["out_of_distribution"] is None

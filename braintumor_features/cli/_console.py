@@ -29,12 +29,18 @@ __all__ = ["EXIT_SKIPPED", "CHUNK", "Console", "CommandError", "extract_features
 CHUNK = 64
 
 
-def _split(model, source):
+def _is_network(model):
+    """Whether ``model`` is ``make_pipeline("cnn")``'s: image steps, then the network."""
     steps = dict(getattr(model, "steps", []))
-    if "features" not in steps and type(steps.get("classifier")).__name__ == "CNNClassifier":
+    return "features" not in steps and type(steps.get("classifier")).__name__ == "CNNClassifier"
+
+
+def _split(model, source):
+    if _is_network(model):
         raise CommandError(
-            f"{source}: a --classifier cnn model predicts from Python for now: "
-            "load_model(path).predict(paths) (the command line reads feature pipelines)"
+            f"{source}: a --classifier cnn model is scored from Python for now: "
+            "evaluation.evaluate(load_model(path), paths, y, cv='prefit') (the command line "
+            "evaluates feature pipelines; `braintumor predict` takes either)"
         )
     try:
         return _split_at_features(model)
