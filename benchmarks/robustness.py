@@ -276,7 +276,8 @@ def invariance(argv=None):
     print(accuracy.rename(columns=lambda c: c.replace(" accuracy", "")).to_string(
         float_format="{:.3f}".format))
     flagged = frame[[c for c in frame.columns if c.endswith("flagged")]]
-    print("\nshare flagged by the distribution check (make_pipeline's check step):")
+    print("\nshare flagged by the distribution check (make_pipeline's check step, on the rows "
+          "without the acquisition columns; distribution_check.py measures those):")
     print(flagged.rename(columns=lambda c: c[: -len(" flagged")]).to_string(
         float_format="{:.1%}".format))
     return frame
