@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,8 +240,15 @@ def test_command_line_trains_the_network(tmp_path, monkeypatch, capsys):
     assert [r["class"] for r in readable] == load_model(model).predict(
         [r["file"] for r in readable]).astype(str).tolist()
     assert all(r["out_of_distribution"] is None for r in records)
-    assert main(["evaluate", str(model), str(tmp_path / "data")]) == 1
-    assert "scored from Python" in capsys.readouterr().err
+    # evaluate too: the same accuracy as the library's evaluate from Python
+    from braintumor_features.evaluation import evaluate
+
+    assert main(["evaluate", str(model), str(tmp_path / "data"), "-q"]) == 0
+    out = capsys.readouterr().out
+    readable = [r["file"] for r in readable]
+    labels = [Path(file).parent.name for file in readable]
+    expected = evaluate(load_model(model), readable, labels, cv="prefit")
+    assert f"{expected.accuracy:.3f}" in out
 
 
 def test_training_transform_is_seeded_and_stays_in_range():

@@ -218,12 +218,17 @@ def _load(args, console, return_metadata=False):
 
 def _evaluate(args, console):
     model, metadata = _load(args, console, return_metadata=True)
-    front, back = _split(model, args.model)
     where = _where(args.data_dir)
     data = _load_data(args.data_dir, console, min_classes=1)
-    rows, skipped = extract_features(front, data.paths, console)
-    _report_skipped(skipped, len(rows), console)
-    good = _good_rows(rows)
+    if _is_network(model):  # the network takes the canonical images
+        back = model[-1:]
+        good, inputs, skipped = _network_inputs(model, data.paths, console, "images")
+    else:
+        front, back = _split(model, args.model)
+        rows, skipped = extract_features(front, data.paths, console)
+        good = _good_rows(rows)
+        inputs = rows[good]
+    _report_skipped(skipped, len(data.paths), console)
     _require_some(good, where)
     y = data.target[good]
     known = np.asarray(model.classes_)
@@ -237,10 +242,10 @@ def _evaluate(args, console):
     paths = [path for path, ok in zip(data.paths, good) if ok]
     # warns (TrainingOverlapWarning) when the images are the model's training images
     with _check_quiet():
-        report = evaluate(back, rows[good], y, cv="prefit", groups=data.groups[good],
+        report = evaluate(back, inputs, y, cv="prefit", groups=data.groups[good],
                           paths=paths, metadata=_breakdown_columns(data, good),
                           training=(metadata or {}).get("training"))
-    _warn_out_of_distribution(_out_of_distribution(back, rows[good]), paths, console)
+    _warn_out_of_distribution(_out_of_distribution(back, inputs), paths, console)
     _print_report(report, f"{args.model} on {where} ({len(y)} images):")
     if args.report:
         _write_report(report, args.report, console, title=f"Evaluation of {Path(args.model).name}",
@@ -286,23 +291,32 @@ def _feature_predictions(rows, back):
         return good, back.predict(rows[good]), proba, _out_of_distribution(back, rows[good])
 
 
-def _network_predictions(model, files, console):
-    """The same from a network model (``make_pipeline("cnn")``: image steps, then the
-    network), chunk by chunk; a file that cannot be read or processed is skipped."""
-    steps, network = model[:-1], model[-1]
+def _network_inputs(model, files, console, description):
+    """Which files a network model (``make_pipeline("cnn")``: image steps, then the
+    network) can read, their canonical images, and the skipped ones (computed chunk by
+    chunk; a file that cannot be read or processed loses no other)."""
+    steps = model[:-1]
     good, images, skipped = np.zeros(len(files), bool), [], []
-    with console.progress(len(files), "predict") as bar:
+    with console.progress(len(files), description) as bar:
         for start in range(0, len(files), CHUNK):
             chunk = steps.transform(files[start : start + CHUNK])
             for index in range(len(chunk)):
                 try:
                     images.append(chunk[index])
                     good[start + index] = True
-                except Exception as exc:  # one unreadable file loses no other
+                except Exception as exc:
                     skipped.append({"index": start + index, "image": files[start + index],
                                     "reason": f"{files[start + index]}: "
                                               f"{type(exc).__name__}: {exc}"})
             bar.update(len(chunk))
+    return good, images, skipped
+
+
+def _network_predictions(model, files, console):
+    """The same as :func:`_feature_predictions` from a network model, and the skipped
+    files."""
+    good, images, skipped = _network_inputs(model, files, console, "predict")
+    network = model[-1]
     proba = network.predict_proba(images) if images else None
     predicted = network.classes_[proba.argmax(axis=1)] if images else []
     return good, predicted, proba, None, skipped

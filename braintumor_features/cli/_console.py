@@ -36,12 +36,6 @@ def _is_network(model):
 
 
 def _split(model, source):
-    if _is_network(model):
-        raise CommandError(
-            f"{source}: a --classifier cnn model is scored from Python for now: "
-            "evaluation.evaluate(load_model(path), paths, y, cv='prefit') (the command line "
-            "evaluates feature pipelines; `braintumor predict` takes either)"
-        )
     try:
         return _split_at_features(model)
     except (ValueError, AttributeError):
