@@ -306,8 +306,7 @@ def _network_inputs(model, files, console, description):
                     good[start + index] = True
                 except Exception as exc:
                     skipped.append({"index": start + index, "image": files[start + index],
-                                    "reason": f"{files[start + index]}: "
-                                              f"{type(exc).__name__}: {exc}"})
+                                    "reason": f"{type(exc).__name__}: {exc}"})
             bar.update(len(chunk))
     return good, images, skipped
 
