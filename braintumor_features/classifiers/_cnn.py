@@ -68,7 +68,7 @@ def _import_training():
 
 
 def _images(X, name="X"):
-    """The 2-D float images of ``X`` (masks dropped), checked."""
+    """The 2-D float images of ``X`` (masks dropped, :func:`_masks` reads them), checked."""
     if isinstance(X, np.ndarray) and X.ndim == 2:
         raise ValueError(f"{name} is one 2-D array; give a list of images (or a 3-D array)")
     images = []
@@ -88,6 +88,24 @@ def _images(X, name="X"):
     if not images:
         raise ValueError(f"{name} holds no images")
     return images
+
+
+def _masks(X, images, cells):
+    """The tumour mask of each item of ``X`` as its share of each of the ``cells`` (rows,
+    columns) of the network's last feature map (float32), or None where it has none."""
+    found = []
+    for index, (item, image) in enumerate(zip(X, images)):
+        mask = item.mask if isinstance(item, MaskedImage) else None
+        if mask is None:
+            found.append(None)
+            continue
+        mask = np.asarray(mask)
+        if mask.shape != image.shape:
+            raise ValueError(f"X[{index}]'s mask has shape {mask.shape}, its image {image.shape}; "
+                             "a tumour mask covers its image pixel for pixel")
+        found.append(cv2.resize((mask != 0).astype(np.float32), cells[::-1],
+                                interpolation=cv2.INTER_AREA))
+    return found
 
 
 def _session(onnx_bytes):
@@ -130,9 +148,13 @@ class _TrainedPart:
                 self.blocks = torch.nn.Sequential(*blocks[ends[frozen_stages - 1] + 1:])
                 self.conv_head, self.bn, self.act = net._conv_head, net._bn1, net._swish
                 self.fc = torch.nn.Linear(net._fc.in_features, n_classes)
+                # the class activation map read as the logit of the tumour's share of a cell
+                # (the mask loss only: not in the exported graph)
+                self.cam_scale = torch.nn.Parameter(torch.tensor(1.0))
+                self.cam_shift = torch.nn.Parameter(torch.tensor(0.0))
                 self.with_map = False
 
-            def forward(self, x):
+            def forward(self, x, mask=None, has_mask=None):  # the masks: the loss reads them
                 features = self.act(self.bn(self.conv_head(self.blocks(x))))
                 logits = self.fc(features.mean(dim=(2, 3)))
                 return (logits, features) if self.with_map else logits
@@ -159,6 +181,16 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     training images (``groups``; the network of the best epoch is kept). Each
     training step draws one of an image's ``n_views`` cached views: the
     image, its mirror image, then random training transforms of it.
+
+    Training images given with their tumour masks
+    (:class:`~braintumor_features.images.MaskedImage`, as the pipeline passes
+    them when fitted on :func:`~braintumor_features.images.with_masks`) add a
+    second loss, weighted by ``mask_weight``: the class activation map of the
+    image's class, read as the logit of the tumour's share of each cell of
+    the last feature map, against the mask (binary cross-entropy), so the
+    network's evidence is taught to lie in the tumour ("right for the right
+    reasons", Ross et al., IJCAI 2017). Images without a mask, and views
+    beyond the mirror image (moved by the random transforms), add nothing.
 
     After ``fit`` the trained part is exported to ONNX (``onnx_``), and
     ``predict_proba`` runs on ONNX Runtime only: a fitted model predicts
@@ -207,6 +239,10 @@ default="efficientnet_lite0"
         ``predict_proba``.
     class_weight : "balanced" or None, default="balanced"
         Weight the loss of each class by ``n_samples / (n_classes * count)``.
+    mask_weight : float, default=0.0
+        Weight of the tumour-mask loss against the classification loss (0:
+        masks are not used). Only the training loss has it: early stopping
+        reads the classification loss of the validation images.
     memory : None, str, path, joblib.Memory or FeatureCache, default=None
         Where the frozen stages' activations are kept (see
         :class:`~braintumor_features.features.FeatureCache`): None or
@@ -263,6 +299,7 @@ default="efficientnet_lite0"
         "augment": [Interval(Real, 0, 1, closed="both")],
         "flip": ["boolean"],
         "class_weight": [StrOptions({"balanced"}), None],
+        "mask_weight": [Interval(Real, 0, None, closed="left")],
         "memory": "no_validation",
         "random_state": ["random_state"],
         "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
@@ -272,8 +309,8 @@ default="efficientnet_lite0"
     def __init__(
         self, model="efficientnet_lite0", frozen_stages=5, image_size=None, max_epochs=4,
         lr=5e-4, weight_decay=1e-4, batch_size=32, patience=2, validation_fraction=0.2,
-        n_views=2, augment=0.5, flip=True, class_weight="balanced", memory=None,
-        random_state=None, n_jobs=None, verbose=0,
+        n_views=2, augment=0.5, flip=True, class_weight="balanced", mask_weight=0.0,
+        memory=None, random_state=None, n_jobs=None, verbose=0,
     ):
         self.model = model
         self.frozen_stages = frozen_stages
@@ -288,6 +325,7 @@ default="efficientnet_lite0"
         self.augment = augment
         self.flip = flip
         self.class_weight = class_weight
+        self.mask_weight = mask_weight
         self.memory = memory
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -413,7 +451,8 @@ default="efficientnet_lite0"
         ----------
         X : list of 2-D arrays
             Canonical images (the pipeline's preprocessing); a
-            :class:`~braintumor_features.images.MaskedImage` gives its image.
+            :class:`~braintumor_features.images.MaskedImage` gives its image
+            and its tumour mask (read where ``mask_weight > 0``).
         y : array-like of shape (n_samples,)
         groups : array-like of shape (n_samples,), default=None
             Subject of each image: the validation split holds out whole
@@ -437,7 +476,18 @@ default="efficientnet_lite0"
         try:
             torch.manual_seed(int(rng.integers(2**31)))
             module = _TrainedPart.build(torch, lite, self.model, self.frozen_stages, len(classes))
-            net = self._skorch(torch, skorch, module, maps, codes, train, valid, classes, rng)
+            masks = None
+            if self.mask_weight > 0:
+                module.eval().with_map = True  # the mask loss reads the head's feature map
+                with torch.no_grad():
+                    cells = module(torch.zeros(1, *maps.shape[2:]))[1].shape[2:]
+                masks = _masks(X, images, tuple(cells))
+                if all(mask is None for mask in masks):
+                    warnings.warn(f"mask_weight={self.mask_weight} has no effect: no image of X "
+                                  "carries a tumour mask (give MaskedImage items)", UserWarning,
+                                  stacklevel=2)
+            net = self._skorch(torch, skorch, module, maps, codes, train, valid, classes, rng,
+                               masks)
             # skorch's fit swallows Ctrl-C and keeps the half-trained network; its steps,
             # called here, let the interruption through, so nothing half-trained is kept
             rows = np.arange(len(codes))
@@ -457,7 +507,7 @@ default="efficientnet_lite0"
         self.n_epochs_ = len(net.history)
         return self
 
-    def _skorch(self, torch, skorch, module, maps, codes, train, valid, classes, rng):
+    def _skorch(self, torch, skorch, module, maps, codes, train, valid, classes, rng, masks):
         from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler, ProgressBar
 
         class Stopping(EarlyStopping):
@@ -472,8 +522,12 @@ default="efficientnet_lite0"
                         raise
                     raise _EarlyStop from None
 
+        cells = next((mask.shape for mask in masks or () if mask is not None), (1, 1))
+        no_mask = np.zeros(cells, np.float32)
+
         class Views(torch.utils.data.Dataset):
-            """Rows of ``maps``: in training a random view of each image, else the image."""
+            """Rows of ``maps``: in training a random view of each image, else the image;
+            with its tumour mask (mirrored with the mirror view) where it has one."""
 
             def __init__(self, rows, random):
                 self.rows, self.random = rows, random
@@ -485,7 +539,33 @@ default="efficientnet_lite0"
             def __getitem__(self, index):
                 view = int(rng.integers(maps.shape[1])) if self.random else 0
                 row = self.rows[index]
-                return torch.from_numpy(maps[row, view].astype(np.float32)), int(codes[row])
+                mask = None if masks is None or view > 1 else masks[row]
+                if mask is not None and view == 1:
+                    mask = mask[:, ::-1]
+                return {
+                    "x": torch.from_numpy(maps[row, view].astype(np.float32)),
+                    "mask": torch.from_numpy(np.ascontiguousarray(
+                        no_mask if mask is None else mask)),
+                    "has_mask": float(mask is not None),
+                }, int(codes[row])
+
+        mask_weight = self.mask_weight
+
+        class Net(skorch.NeuralNet):
+            """skorch's network, whose training loss adds the tumour-mask loss."""
+
+            def get_loss(self, y_pred, y_true, X=None, training=False):
+                logits, features = y_pred if isinstance(y_pred, tuple) else (y_pred, None)
+                loss = super().get_loss(logits, y_true, X=X, training=training)
+                if not training or features is None or not X["has_mask"].any():
+                    return loss
+                module = self.module_
+                cam = torch.einsum("bchw,bc->bhw", features, module.fc.weight[y_true])
+                cross_entropy = torch.nn.functional.binary_cross_entropy_with_logits(
+                    module.cam_scale * cam + module.cam_shift, X["mask"], reduction="none")
+                has_mask = X["has_mask"].to(cross_entropy.dtype)
+                per_image = cross_entropy.mean(dim=(1, 2)) * has_mask
+                return loss + mask_weight * per_image.sum() / has_mask.sum()
 
         def split(dataset, y=None, **_):
             return Views(train, True), (None if valid is None else Views(valid, False))
@@ -503,7 +583,7 @@ default="efficientnet_lite0"
         if self.verbose and self.verbose > 1 and sys.stderr.isatty():
             callbacks.append(("progress", ProgressBar()))
         quiet = {} if self.verbose else {"callbacks__print_log": None}
-        return skorch.NeuralNet(
+        return Net(
             module, criterion=torch.nn.CrossEntropyLoss, criterion__weight=weight,
             optimizer=torch.optim.AdamW, lr=self.lr, optimizer__weight_decay=self.weight_decay,
             max_epochs=self.max_epochs, batch_size=self.batch_size, train_split=split,
