@@ -179,11 +179,19 @@ def evaluate(name, back, X, sources, fit_params=None):
     ``fit_params``: fit parameters of one value per image (cut to the training
     rows). Returns the rows of both tables.
     """
-    y, labels, dataset, groups = (sources[key] for key in ("y", "labels", "dataset", "groups"))
     fit_params = fit_params or {}
+    y, labels, dataset, groups = (sources[key] for key in ("y", "labels", "dataset", "groups"))
     predicted = grouped_predictions(back, X, y, groups, params=fit_params)
     grouped = [{"candidate": name, **row}
                for row in breakdown(y, predicted, labels, dataset, sources["sequence"])]
+    return grouped, leave_one_source_out(name, back, X, sources, fit_params)
+
+
+def leave_one_source_out(name, back, X, sources, fit_params=None):
+    """The rows of the second table of :func:`evaluate`: trained on two sources, scored
+    on the third's images that have no near-copy in them."""
+    fit_params = fit_params or {}
+    y, labels, dataset, groups = (sources[key] for key in ("y", "labels", "dataset", "groups"))
     held_out = []
     for source in SOURCES:
         test = dataset == source
@@ -194,7 +202,7 @@ def evaluate(name, back, X, sources, fit_params=None):
         held_out.append({"candidate": name, "scored": source,
                          "near-copies left out": int(test.sum() - fresh.sum()),
                          **scores(y[fresh], model.predict(X[fresh]), labels)})
-    return grouped, held_out
+    return held_out
 
 
 def print_tables(grouped, held_out):

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/finetune_cnn.py [--only timing speed sources brain-mri] [--n-jobs 2]
-        [--cache DIR] [--epochs 4] [--frozen-stages 5] [--n-views 2]
+    python benchmarks/finetune_cnn.py [--only timing speed tuning sources loso brain-mri] [--n-jobs 2]
+        [--cache DIR] [--epochs 4] [--frozen-stages 5] [--n-views 2] [--augment 0.5]
 
 The classifier is the library's :class:`~braintumor_features.classifiers.CNNClassifier`
 (``pip install "braintumor-features[cnn,train]"``) on the canonical slices of the
@@ -21,7 +21,9 @@ stages' pass included), a refit from the cache, and prediction in ms per image o
 one thread. ``brain-mri``: subject-grouped 5-fold accuracy on brain-mri alone,
 4-class and 3-class (accuracy.py's folds). ``sources``: cross_source.py's protocol
 (grouped 5-fold CV on the union of the three shared sources with every source and
-radiopaedia sequence; leave one source out), so the table reads next to its rows.
+radiopaedia sequence; leave one source out), so the table reads next to its rows;
+``loso``: its second table alone (a source left out: three fits). ``tuning``: the
+cut, epochs and learning rate by grouped 3-fold CV on brain-mri (``CANDIDATES``).
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from cross_source import (
     cache_folder,
     command_line,
     evaluate,
+    leave_one_source_out,
     load_sources,
     print_tables,
 )
+from sklearn.model_selection import StratifiedGroupKFold
 
 from braintumor_features.classifiers import CNNClassifier
 
@@ -52,7 +56,7 @@ def canonical(paths, cache):
 
 def classifier(args, memory):
     return CNNClassifier(max_epochs=args.epochs, frozen_stages=args.frozen_stages,
-                         n_views=args.n_views, memory=memory, random_state=0,
+                         n_views=args.n_views, augment=args.augment, memory=memory, random_state=0,
                          n_jobs=args.n_jobs, verbose=1)
 
 
@@ -127,18 +131,50 @@ def brain_mri(args, images, sources, cache):
               f"({time.perf_counter() - start:.0f} s)", flush=True)
 
 
-def sources_protocol(args, images, sources, cache):
+#: tuning's candidates: each changes the defaults (the first row) in one way.
+CANDIDATES = [{}, {"lr": 2.5e-4}, {"lr": 1e-3}, {"max_epochs": 3}, {"frozen_stages": 4},
+              {"frozen_stages": 6}, {"image_size": 192}]
+
+
+def tuning(args, images, sources, cache):
+    """The training parameters by grouped CV: brain-mri 4-class, StratifiedGroupKFold(3)
+    with another seed (1) than accuracy.py's folds, each of ``CANDIDATES``; each fit
+    predicts with and without the mirror image (``flip``)."""
+    mine = sources["dataset"] == "brain-mri"
+    X, y, groups = images[mine], sources["y"][mine], sources["groups"][mine]
+    folds = list(StratifiedGroupKFold(3, shuffle=True, random_state=1).split(X, y, groups))
+    for change in CANDIDATES:
+        start = time.perf_counter()
+        right = {True: 0, False: 0}
+        epochs = []
+        for train, test in folds:
+            model = classifier(args, cache / "activations").set_params(**change)
+            model.fit(X[train], y[train], groups=groups[train])
+            epochs.append(model.n_epochs_)
+            for flip in right:
+                right[flip] += int(np.sum(model.set_params(flip=flip).predict(X[test]) == y[test]))
+        print(f"tuning {change or 'defaults'}: grouped 3-fold 4-class accuracy "
+              f"{right[True] / len(y):.3f} ({right[False] / len(y):.3f} without the mirror), "
+              f"epochs {epochs}, {time.perf_counter() - start:.0f} s ({args.n_jobs} threads)",
+              flush=True)
+
+
+def sources_protocol(args, images, sources, cache, held_out_only=False):
     model = classifier(args, cache / "activations")
     started = time.perf_counter()
-    grouped, held_out = evaluate(
-        f"CNNClassifier (stages {args.frozen_stages + 1}-7, {args.epochs} epochs, "
-        f"{args.n_views} views)", model, images, sources, {"groups": sources["groups"]})
-    print_tables(grouped, held_out)
+    name = (f"CNNClassifier (stages {args.frozen_stages + 1}-7, {args.epochs} epochs, "
+            f"{args.n_views} views, augment {args.augment})")
+    fit_params = {"groups": sources["groups"]}
+    if held_out_only:
+        print_tables([], leave_one_source_out(name, model, images, sources, fit_params))
+    else:
+        print_tables(*evaluate(name, model, images, sources, fit_params))
     print(f"\n{time.perf_counter() - started:.0f} s of training and prediction "
           f"({args.n_jobs} threads)")
 
 
-STEPS = {"timing": timing, "speed": speed, "sources": sources_protocol, "brain-mri": brain_mri}
+STEPS = {"timing": timing, "tuning": tuning, "speed": speed, "sources": sources_protocol, "brain-mri": brain_mri,
+         "loso": lambda *args: sources_protocol(*args, held_out_only=True)}
 
 
 def main(argv=None):
@@ -147,6 +183,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=CNNClassifier().max_epochs)
     parser.add_argument("--frozen-stages", type=int, default=CNNClassifier().frozen_stages)
     parser.add_argument("--n-views", type=int, default=CNNClassifier().n_views)
+    parser.add_argument("--augment", type=float, default=CNNClassifier().augment,
+                        help="strength of the random training transforms of views beyond 2")
     parser.add_argument("--tasks", nargs="+", default=["4-class", "3-class"],
                         help="brain-mri step: 4-class and/or 3-class")
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)

@@ -28,7 +28,9 @@ outside head < 5%.
 Models (``--models``) are entries of ``MODELS``: the default texture SVM,
 ``features=["default", "cnn"]`` and the fine-tuned CNN (``make_pipeline("cnn")``,
 the ``[train]`` extra), which offers ``class_activation_map`` and so is
-explained by its CAM through the same call. ``--cam-timing`` only times that
+explained by its CAM through the same call; ``finetuned+masks`` is the same
+network trained on the slices with their outlines (``with_masks``) and
+``mask_weight=1``, its class activation map taught to lie in the tumour. ``--cam-timing`` only times that
 map against the network's prediction of the same image. Prints the
 table, the seconds per map, and the time of ``--timing-maps`` occlusion maps
 of the default pipeline with one worker (wall and CPU seconds; the CPU time is
@@ -62,6 +64,7 @@ from braintumor_features.datasets import (  # noqa: E402
     merge_duplicate_groups,
 )
 from braintumor_features.evaluation import outline_scores, saliency_map  # noqa: E402
+from braintumor_features.images import with_masks  # noqa: E402
 from braintumor_features.io import read_image  # noqa: E402
 from braintumor_features.plotting import plot_saliency  # noqa: E402
 
@@ -72,7 +75,12 @@ MODELS = {
     "default+cnn": lambda n_jobs: make_pipeline(features=["default", "cnn"], n_jobs=n_jobs,
                                                 random_state=0),
     "finetuned": lambda n_jobs: make_pipeline("cnn", n_jobs=n_jobs, random_state=0),
+    "finetuned+masks": lambda n_jobs: make_pipeline("cnn", n_jobs=n_jobs, random_state=0)
+    .set_params(classifier__mask_weight=1.0),
 }
+
+#: The models trained on the slices with their tumour outlines (``with_masks``).
+WITH_MASKS = {"finetuned+masks"}
 
 
 class RandomMap(ClassifierMixin, BaseEstimator):
@@ -223,7 +231,10 @@ def main(argv=None):
     rows, maps = [], {}
     for name in args.models:
         start = time.perf_counter()
-        pipe = MODELS[name](args.n_jobs).fit([data.paths[i] for i in train], data.target[train])
+        paths = [data.paths[i] for i in train]
+        if name in WITH_MASKS:
+            paths = with_masks(paths, [data.masks[i] for i in train])
+        pipe = MODELS[name](args.n_jobs).fit(paths, data.target[train])
         print(f"{name}: trained in {time.perf_counter() - start:.0f} s", flush=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
