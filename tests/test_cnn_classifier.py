@@ -351,7 +351,7 @@ def _contrast(model, items):
 
 def test_tumour_masks_teach_the_network_where_the_tumour_is(masked):
     """The mask loss raises the class activation map inside the outlines of the training
-    slices (about -0.02 standard deviations above the rest without it, 0.16 with it);
+    slices (about -0.02 standard deviations above the rest without it, 0.75 with it);
     without it (mask_weight=0) the same fit ignores the masks."""
     _torch()
     X, y = masked
@@ -361,7 +361,7 @@ def test_tumour_masks_teach_the_network_where_the_tumour_is(masked):
     images = [item.image for item in X]
     np.testing.assert_allclose(plain.predict_proba(images), CNNClassifier(**params).fit(
         images, y).predict_proba(images), atol=1e-6)  # masks unused at mask_weight=0
-    assert _contrast(taught, (X, y)) > _contrast(plain, (X, y)) + 0.1
+    assert _contrast(taught, (X, y)) > _contrast(plain, (X, y)) + 0.3
 
 
 def test_masks_reach_the_network_through_the_pipeline(masked, monkeypatch):

@@ -92,18 +92,18 @@ def _images(X, name="X"):
 
 def _masks(X, images, cells):
     """The tumour mask of each item of ``X`` as its share of each of the ``cells`` (rows,
-    columns) of the network's last feature map (float32), or None where it has none."""
+    columns) of the network's last feature map (float32), or None where it has none (or
+    an empty one)."""
     found = []
     for index, (item, image) in enumerate(zip(X, images)):
         mask = item.mask if isinstance(item, MaskedImage) else None
-        if mask is None:
+        if mask is not None and np.shape(mask) != image.shape:
+            raise ValueError(f"X[{index}]'s mask has shape {np.shape(mask)}, its image "
+                             f"{image.shape}; a tumour mask covers its image pixel for pixel")
+        if mask is None or not np.any(mask):
             found.append(None)
             continue
-        mask = np.asarray(mask)
-        if mask.shape != image.shape:
-            raise ValueError(f"X[{index}]'s mask has shape {mask.shape}, its image {image.shape}; "
-                             "a tumour mask covers its image pixel for pixel")
-        found.append(cv2.resize((mask != 0).astype(np.float32), cells[::-1],
+        found.append(cv2.resize((np.asarray(mask) != 0).astype(np.float32), cells[::-1],
                                 interpolation=cv2.INTER_AREA))
     return found
 
@@ -148,10 +148,8 @@ class _TrainedPart:
                 self.blocks = torch.nn.Sequential(*blocks[ends[frozen_stages - 1] + 1:])
                 self.conv_head, self.bn, self.act = net._conv_head, net._bn1, net._swish
                 self.fc = torch.nn.Linear(net._fc.in_features, n_classes)
-                # the class activation map read as the logit of the tumour's share of a cell
-                # (the mask loss only: not in the exported graph)
+                # the class activation map's temperature in the mask loss (not exported)
                 self.cam_scale = torch.nn.Parameter(torch.tensor(1.0))
-                self.cam_shift = torch.nn.Parameter(torch.tensor(0.0))
                 self.with_map = False
 
             def forward(self, x, mask=None, has_mask=None):  # the masks: the loss reads them
@@ -186,10 +184,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     (:class:`~braintumor_features.images.MaskedImage`, as the pipeline passes
     them when fitted on :func:`~braintumor_features.images.with_masks`) add a
     second loss, weighted by ``mask_weight``: the class activation map of the
-    image's class, read as the logit of the tumour's share of each cell of
-    the last feature map, against the mask (binary cross-entropy), so the
-    network's evidence is taught to lie in the tumour ("right for the right
-    reasons", Ross et al., IJCAI 2017). Images without a mask, and views
+    image's class over the cells of the last feature map, as a distribution
+    (softmax, with a learnt temperature), against the tumour's share of each
+    cell (cross-entropy), so the network's evidence is taught to peak in the
+    tumour ("right for the right reasons", Ross et al., IJCAI 2017). Images without a mask, and views
     beyond the mirror image (moved by the random transforms), add nothing.
 
     After ``fit`` the trained part is exported to ONNX (``onnx_``), and
@@ -561,10 +559,11 @@ default="efficientnet_lite0"
                     return loss
                 module = self.module_
                 cam = torch.einsum("bchw,bc->bhw", features, module.fc.weight[y_true])
-                cross_entropy = torch.nn.functional.binary_cross_entropy_with_logits(
-                    module.cam_scale * cam + module.cam_shift, X["mask"], reduction="none")
-                has_mask = X["has_mask"].to(cross_entropy.dtype)
-                per_image = cross_entropy.mean(dim=(1, 2)) * has_mask
+                where = torch.log_softmax(module.cam_scale * cam.flatten(1), dim=1)
+                tumour = X["mask"].flatten(1)
+                tumour = tumour / tumour.sum(dim=1, keepdim=True).clamp_min(1e-6)
+                has_mask = X["has_mask"].to(where.dtype)
+                per_image = -(tumour * where).sum(dim=1) * has_mask
                 return loss + mask_weight * per_image.sum() / has_mask.sum()
 
         def split(dataset, y=None, **_):
