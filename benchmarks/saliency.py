@@ -76,7 +76,7 @@ MODELS = {
                                                 random_state=0),
     "finetuned": lambda n_jobs: make_pipeline("cnn", n_jobs=n_jobs, random_state=0),
     "finetuned+masks": lambda n_jobs: make_pipeline("cnn", n_jobs=n_jobs, random_state=0)
-    .set_params(classifier__mask_weight=1.0),
+    .set_params(classifier__mask_weight=1.0),  # --mask-weight sets another
 }
 
 #: The models trained on the slices with their tumour outlines (``with_masks``).
@@ -212,6 +212,8 @@ def main(argv=None):
     parser.add_argument("--cam-timing", action="store_true",
                         help="only time the fine-tuned CNN's class activation map against its "
                              "prediction (one epoch on 32 training images; needs [train])")
+    parser.add_argument("--mask-weight", type=float, default=None,
+                        help="finetuned+masks' weight of the tumour-mask loss (default 1)")
     parser.add_argument("--train-limit", type=int, default=None,
                         help="train on at most this many images of the four folds (smoke runs)")
     args = parser.parse_args(argv)
@@ -234,7 +236,10 @@ def main(argv=None):
         paths = [data.paths[i] for i in train]
         if name in WITH_MASKS:
             paths = with_masks(paths, [data.masks[i] for i in train])
-        pipe = MODELS[name](args.n_jobs).fit(paths, data.target[train])
+        pipe = MODELS[name](args.n_jobs)
+        if name in WITH_MASKS and args.mask_weight is not None:
+            pipe.set_params(classifier__mask_weight=args.mask_weight)
+        pipe.fit(paths, data.target[train])
         print(f"{name}: trained in {time.perf_counter() - start:.0f} s", flush=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
