@@ -155,8 +155,9 @@ def weights(y, dataset, weighted):
 
 
 def load_sources(n_jobs):
-    """The three sources read together: a dict of paths, y, labels, dataset (the
-    folder of each image), sequence and groups (subjects joined by near-duplicates)."""
+    """The three sources read together: a dict of paths, y, labels, masks (tumour
+    outlines or None), dataset (the folder of each image), sequence and groups
+    (subjects joined by near-duplicates)."""
     data = load_folders([DATA / name for name in SOURCES])
     # the folder of each image (load_folders' sources are metadata.csv's column)
     dataset = np.array([Path(path).relative_to(DATA).parts[0] for path in data.paths])
@@ -168,6 +169,7 @@ def load_sources(n_jobs):
           "near-duplicates")
     return {
         "paths": data.paths, "y": data.target, "labels": list(data.target_names),
+        "masks": data.masks,
         "dataset": dataset, "groups": groups,
         "sequence": data.sequence if data.sequence is not None else np.full(len(dataset), ""),
     }
@@ -208,8 +210,9 @@ def leave_one_source_out(name, back, X, sources, fit_params=None):
 def print_tables(grouped, held_out):
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 20)
-    print("\ngrouped 5-fold CV on the union of the three sources:")
-    print(pd.DataFrame(grouped).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if grouped:
+        print("\ngrouped 5-fold CV on the union of the three sources:")
+        print(pd.DataFrame(grouped).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("\nleave one source out (trained on the other two):")
     print(pd.DataFrame(held_out).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 

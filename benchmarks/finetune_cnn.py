@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/finetune_cnn.py [--only timing speed tuning sources loso brain-mri] [--n-jobs 2]
-        [--cache DIR] [--epochs 4] [--frozen-stages 5] [--n-views 2] [--augment 0.5]
+        [--cache DIR] [--epochs 4] [--frozen-stages 5] [--n-views 2] [--augment 0.5] [--mask-weight 0]
 
 The classifier is the library's :class:`~braintumor_features.classifiers.CNNClassifier`
 (``pip install "braintumor-features[cnn,train]"``) on the canonical slices of the
@@ -46,6 +46,7 @@ from cross_source import (
 from sklearn.model_selection import StratifiedGroupKFold
 
 from braintumor_features.classifiers import CNNClassifier
+from braintumor_features.images import MaskedImage, with_masks
 
 
 def canonical(paths, cache):
@@ -54,10 +55,28 @@ def canonical(paths, cache):
                   lambda: np.stack(list(preprocessing().transform(paths))).astype(np.float16))
 
 
+def with_canonical_masks(images, sources, cache):
+    """``images`` as an object array of MaskedImage: each canonical slice with its tumour
+    outline taken through the same preprocessing (brain-mri's ``tumor_border``; the
+    others have none), the masks kept in ``cache`` as packed bits."""
+    def compute():
+        canonical = preprocessing().transform(with_masks(sources["paths"], sources["masks"]))
+        return np.packbits(np.stack([np.zeros(images.shape[1:], bool) if item.mask is None
+                                     else item.mask for item in canonical]), axis=-1)
+
+    masks = np.unpackbits(cached(cache / "canonical_masks_packed.npy", compute),
+                          axis=-1)[..., :images.shape[2]].astype(bool)
+    items = np.empty(len(images), object)
+    for index, (image, mask) in enumerate(zip(images, masks)):
+        items[index] = MaskedImage(image, mask if mask.any() else None)
+    print(f"{sum(item.mask is not None for item in items)} slices with a tumour mask", flush=True)
+    return items
+
+
 def classifier(args, memory):
     return CNNClassifier(max_epochs=args.epochs, frozen_stages=args.frozen_stages,
-                         n_views=args.n_views, augment=args.augment, memory=memory, random_state=0,
-                         n_jobs=args.n_jobs, verbose=1)
+                         n_views=args.n_views, augment=args.augment, mask_weight=args.mask_weight,
+                         memory=memory, random_state=0, n_jobs=args.n_jobs, verbose=1)
 
 
 def timing(args, images, sources, cache):
@@ -186,6 +205,9 @@ def main(argv=None):
     parser.add_argument("--n-views", type=int, default=CNNClassifier().n_views)
     parser.add_argument("--augment", type=float, default=CNNClassifier().augment,
                         help="strength of the random training transforms of views beyond 2")
+    parser.add_argument("--mask-weight", type=float, default=CNNClassifier().mask_weight,
+                        help="weight of the tumour-mask loss; above 0 the canonical slices "
+                             "carry their outlines")
     parser.add_argument("--tasks", nargs="+", default=["4-class", "3-class"],
                         help="brain-mri step: 4-class and/or 3-class")
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
@@ -193,6 +215,8 @@ def main(argv=None):
     cache = cache_folder(args.cache)
     sources = load_sources(args.n_jobs)
     images = canonical(sources["paths"], cache)
+    if args.mask_weight > 0:
+        images = with_canonical_masks(images, sources, cache)
     if args.limit:  # a quick check of the script: every n-th image
         step = len(images) // args.limit
         sources = {key: value[::step] if key != "labels" else value
