@@ -16,7 +16,8 @@ both families fused):
   sources (overall, each source, each radiopaedia sequence) and each source left
   out;
 - ``fit s``: one fit on the 5062 images from their files (the features'
-  extraction with ``--n-jobs`` workers, wall time, plus the classifier's fit);
+  extraction plus the classifier's fit), CPU seconds of this process: with
+  ``--n-jobs 1`` what one core spends, whatever else runs on the machine;
   ``predict ms``: the prediction of 100 files, one worker, CPU time per image.
 
 The fine-tuned network's row is ``finetune_cnn.py``'s (``--only brain-mri``,
@@ -58,20 +59,20 @@ def _pipeline(features, classifier, n_jobs):
     return make_pipeline(features=features, classifier=classifier, n_jobs=n_jobs, random_state=0)
 
 
-#: Wall seconds of each feature set's extraction in this run (NaN: read from the cache).
+#: CPU seconds of each feature set's extraction in this run (NaN: read from the cache).
 EXTRACTION = {}
 
 
 def rows_of(features, sources, cache, n_jobs):
-    """The feature rows of ``features`` (cross_source.py's cache file) and the wall
+    """The feature rows of ``features`` (cross_source.py's cache file) and the CPU
     seconds their extraction took in this run (NaN where an earlier run's were read)."""
     key = features if isinstance(features, str) else "+".join(features)
     front = split_stateless(_pipeline(features, "svm", n_jobs))[0]
     missing = not (cache / f"{key}.npy").exists()
-    start = time.perf_counter()
+    start = time.process_time()
     X = _features(key, front, sources["paths"], cache)
     if missing:
-        EXTRACTION[key] = time.perf_counter() - start
+        EXTRACTION[key] = time.process_time() - start
     return X, EXTRACTION.get(key, np.nan)
 
 
@@ -101,9 +102,9 @@ def evaluate(name, features, classifier, sources, cache, n_jobs):
         row["union" if part["scored"] == "all" else part["scored"]] = part["accuracy"]
     for part in leave_one_source_out(name, back, X, sources):
         row[f"LOSO {part['scored']}"] = part["accuracy"]
-    start = time.perf_counter()
+    start = time.process_time()
     fitted = clone(back).fit(X, y)
-    row["fit s"] = extraction + time.perf_counter() - start
+    row["fit s"] = extraction + time.process_time() - start
     row["predict ms"] = predict_ms(features, fitted, sources)
     print(pd.DataFrame([row]).to_string(index=False, float_format=lambda v: f"{v:.3f}"),
           flush=True)
