@@ -329,6 +329,34 @@ def outlined_tree(tmp_path_factory):
     return root
 
 
+def test_train_cnn_learns_where_the_tumour_is_from_outlines(outlined_tree, tmp_path, capsys,
+                                                             monkeypatch):
+    """``train --classifier cnn`` hands the outlines of metadata.csv to the network's mask
+    loss (a tiny network: one epoch at 64 px)."""
+    for module in ("onnxruntime", "torch", "skorch", "efficientnet_lite_pytorch"):
+        pytest.importorskip(module)
+    from braintumor_features.classifiers import _cnn
+    from braintumor_features.cli import _commands
+
+    seen = []
+    masks_of = _cnn._masks
+    monkeypatch.setattr(_cnn, "_masks", lambda *args: seen.append(masks_of(*args)) or seen[-1])
+    pipeline = _commands._pipeline
+    monkeypatch.setattr(_commands, "_pipeline", lambda *args, **kwargs: pipeline(
+        *args, **kwargs).set_params(classifier__max_epochs=1, classifier__image_size=64,
+                                    classifier__batch_size=8, classifier__mask_weight=1.0,
+                                    classifier__validation_fraction=None))
+    path = tmp_path / "m.joblib"
+    code, out, err = _run(capsys, "train", outlined_tree, "-o", path, "--classifier", "cnn",
+                          "--image-size", "64")
+    assert code == 0, err
+    outlined = (pd.read_csv(outlined_tree / "metadata.csv")["tumor_border"].notna()).sum()
+    assert f"cnn: learning where the tumour is from the outlines of {outlined} images" in err
+    assert sum(mask is not None for mask in seen[-1]) == outlined
+    assert load_model(path).predict([str(outlined_tree / "glioma" / name) for name in sorted(
+        p.name for p in (outlined_tree / "glioma").iterdir())[:2]]).shape == (2,)
+
+
 def test_train_learns_the_tumor_map_from_outlines(outlined_tree, tmp_path, capsys):
     path = tmp_path / "m.joblib"
     code, out, err = _run(capsys, "train", outlined_tree, "-o", path, "--features",

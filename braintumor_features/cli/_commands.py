@@ -173,7 +173,8 @@ def _save_trained(model, args, training, report, console, sources=""):
 
 def _train_network(args, console):
     """``train --classifier cnn``: the pipeline fits on the images themselves (no feature
-    rows); the subjects are the network's validation split and the folds' groups."""
+    rows); the subjects are the network's validation split and the folds' groups, and the
+    tumour outlines (metadata.csv) teach it where the tumour is (``mask_weight``)."""
     data = _load_data(args.data_dir, console, min_classes=2)
     _warn_single_source_classes(data.target, data.sources)
     model = _pipeline(args, "cnn", random_state=args.random_state)
@@ -182,6 +183,11 @@ def _train_network(args, console):
     model.set_params(classifier__verbose=1 if console.verbosity > 0 else 0)
     y, groups = data.target, data.groups
     _check_classes(y, _where(args.data_dir))
+    items = data.paths
+    outlined = sum(mask is not None for mask in data.masks)
+    if outlined and model.get_params()["classifier__mask_weight"] > 0:
+        console.note(f"cnn: learning where the tumour is from the outlines of {outlined} images")
+        items = with_masks(data.paths, data.masks)
     several = len(args.data_dir) > 1
     training = {
         "data": [str(p) for p in args.data_dir] if several else str(args.data_dir[0]),
@@ -192,7 +198,7 @@ def _train_network(args, console):
     }
     if args.cv:
         joined = _join_duplicates(data.paths, groups, args.n_jobs, console)
-        report = _cross_validate(clone(model), data.paths, y, joined, args.cv, args.random_state,
+        report = _cross_validate(clone(model), items, y, joined, args.cv, args.random_state,
                                  params={"classifier__groups": joined}, paths=data.paths,
                                  metadata=_breakdown_columns(data, np.ones(len(y), bool)))
         _print_report(report, f"subject-grouped {args.cv}-fold cross-validation "
@@ -200,7 +206,7 @@ def _train_network(args, console):
         training["cv"] = {"folds": args.cv, "accuracy": report.accuracy,
                           "balanced_accuracy": report.balanced_accuracy,
                           **_breakdowns(report, data, np.ones(len(y), bool))}
-    model.fit(data.paths, y, classifier__groups=groups)
+    model.fit(items, y, classifier__groups=groups)
     _save_trained(model, args, training, report if args.cv else None, console)
     return 0
 
