@@ -205,9 +205,9 @@ def main(argv=None):
     parser.add_argument("--n-views", type=int, default=CNNClassifier().n_views)
     parser.add_argument("--augment", type=float, default=CNNClassifier().augment,
                         help="strength of the random training transforms of views beyond 2")
-    parser.add_argument("--mask-weight", type=float, default=CNNClassifier().mask_weight,
-                        help="weight of the tumour-mask loss; above 0 the canonical slices "
-                             "carry their outlines")
+    parser.add_argument("--mask-weight", type=float, default=0.0,
+                        help="above 0: the canonical slices carry their outlines, and this is "
+                             "the weight of the tumour-mask loss (0: no outlines given)")
     parser.add_argument("--tasks", nargs="+", default=["4-class", "3-class"],
                         help="brain-mri step: 4-class and/or 3-class")
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)

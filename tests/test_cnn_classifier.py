@@ -356,11 +356,11 @@ def test_tumour_masks_teach_the_network_where_the_tumour_is(masked):
     _torch()
     X, y = masked
     params = {**TINY, "max_epochs": 4, "n_views": 1, "validation_fraction": None, "lr": 2e-3}
-    plain = CNNClassifier(**params).fit(X, y)
-    taught = CNNClassifier(**params, mask_weight=1.0).fit(X, y)
+    plain = CNNClassifier(**params, mask_weight=0.0).fit(X, y)
+    taught = CNNClassifier(**params).fit(X, y)  # mask_weight=1 by default
     images = [item.image for item in X]
     np.testing.assert_allclose(plain.predict_proba(images), CNNClassifier(**params).fit(
-        images, y).predict_proba(images), atol=1e-6)  # masks unused at mask_weight=0
+        images, y).predict_proba(images), atol=1e-6)  # the same as a fit without masks
     assert _contrast(taught, (X, y)) > _contrast(plain, (X, y)) + 0.3
 
 
@@ -395,8 +395,10 @@ def test_a_mask_of_another_shape_is_named(masked):
         CNNClassifier(**TINY, mask_weight=1.0).fit(bad, y)
 
 
-def test_mask_weight_without_masks_warns(images):
+def test_without_masks_the_mask_weight_changes_nothing(images):
     _torch()
     X, y, _ = images
-    with pytest.warns(UserWarning, match="mask_weight=1.0 has no effect"):
-        CNNClassifier(**TINY, mask_weight=1.0, validation_fraction=None).fit(X, y)
+    params = {**TINY, "validation_fraction": None}
+    np.testing.assert_allclose(
+        CNNClassifier(**params, mask_weight=0.0).fit(X, y).predict_proba(X[:4]),
+        CNNClassifier(**params, mask_weight=3.0).fit(X, y).predict_proba(X[:4]), atol=1e-6)

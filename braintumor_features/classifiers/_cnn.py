@@ -237,10 +237,11 @@ default="efficientnet_lite0"
         ``predict_proba``.
     class_weight : "balanced" or None, default="balanced"
         Weight the loss of each class by ``n_samples / (n_classes * count)``.
-    mask_weight : float, default=0.0
+    mask_weight : float, default=1.0
         Weight of the tumour-mask loss against the classification loss (0:
-        masks are not used). Only the training loss has it: early stopping
-        reads the classification loss of the validation images.
+        masks are not used); without masks in ``X`` it changes nothing. Only
+        the training loss has it: early stopping reads the classification
+        loss of the validation images.
     memory : None, str, path, joblib.Memory or FeatureCache, default=None
         Where the frozen stages' activations are kept (see
         :class:`~braintumor_features.features.FeatureCache`): None or
@@ -307,7 +308,7 @@ default="efficientnet_lite0"
     def __init__(
         self, model="efficientnet_lite0", frozen_stages=5, image_size=None, max_epochs=4,
         lr=5e-4, weight_decay=1e-4, batch_size=32, patience=2, validation_fraction=0.2,
-        n_views=2, augment=0.5, flip=True, class_weight="balanced", mask_weight=0.0,
+        n_views=2, augment=0.5, flip=True, class_weight="balanced", mask_weight=1.0,
         memory=None, random_state=None, n_jobs=None, verbose=0,
     ):
         self.model = model
@@ -480,10 +481,6 @@ default="efficientnet_lite0"
                 with torch.no_grad():
                     cells = module(torch.zeros(1, *maps.shape[2:]))[1].shape[2:]
                 masks = _masks(X, images, tuple(cells))
-                if all(mask is None for mask in masks):
-                    warnings.warn(f"mask_weight={self.mask_weight} has no effect: no image of X "
-                                  "carries a tumour mask (give MaskedImage items)", UserWarning,
-                                  stacklevel=2)
             net = self._skorch(torch, skorch, module, maps, codes, train, valid, classes, rng,
                                masks)
             # skorch's fit swallows Ctrl-C and keeps the half-trained network; its steps,
