@@ -35,12 +35,12 @@ import pandas as pd
 from accuracy import grouped_predictions, split_stateless, tasks
 from cross_source import (
     _features,
+    breakdown,
     cache_folder,
     command_line,
     leave_one_source_out,
     load_sources,
     scores,
-    breakdown,
 )
 from sklearn.base import clone
 

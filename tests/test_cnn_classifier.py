@@ -364,16 +364,15 @@ def test_tumour_masks_teach_the_network_where_the_tumour_is(masked):
     assert _contrast(taught, (X, y)) > _contrast(plain, (X, y)) + 0.3
 
 
-def test_masks_reach_the_network_through_the_pipeline(masked, monkeypatch):
+def test_masks_reach_the_network_through_the_pipeline(monkeypatch):
     _torch()
     from braintumor_features.classifiers import _cnn
-    from braintumor_features.datasets import make_demo as demo_of
     from braintumor_features.images import with_masks
 
     seen = []
     masks_of = _cnn._masks
     monkeypatch.setattr(_cnn, "_masks", lambda *args: seen.append(masks_of(*args)) or seen[-1])
-    demo = demo_of(n_samples=24, image_size=64, random_state=0)
+    demo = make_demo(n_samples=24, image_size=64, random_state=0)
     pipe = make_pipeline("cnn", image_size=64, random_state=0).set_params(
         classifier__max_epochs=1, classifier__image_size=64, classifier__mask_weight=1.0,
         classifier__validation_fraction=None)
